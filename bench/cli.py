@@ -1,0 +1,237 @@
+"""The `bench` command line: a thin Typer shell over the registry, the data engine, the runner and reports.
+
+Exit codes: 0 success, 1 a run or check failed, 2 bad usage or bad input.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bench.errors import BenchError
+
+app = typer.Typer(help="Benchmark medical-image anomaly detectors.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+data_app = typer.Typer(help="Prepare and verify data sets.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+console = Console()
+err_console = Console(stderr=True)
+
+RunsOption = Annotated[Path, typer.Option("--runs", help="Folder of run records.")]
+RootOption = Annotated[Path | None, typer.Option("--root", help="Data folder (else $BENCH_DATA_<NAME>).")]
+SetOption = Annotated[list[str] | None, typer.Option("--set", help="key=value override (repeatable).")]
+
+
+def parse_seeds(text: str) -> list[int]:
+    """`0,1,2` or `0-4` -> [0, 1, 2] / [0, 1, 2, 3, 4]."""
+    seeds: list[int] = []
+    try:
+        for part in text.split(","):
+            if "-" in part.strip()[1:]:
+                low, high = part.split("-", 1)
+                seeds += list(range(int(low), int(high) + 1))
+            elif part.strip():
+                seeds.append(int(part))
+    except ValueError:
+        raise BenchError(f"--seeds expects integers like 0,1,2 or 0-4, got {text!r}") from None
+    if not seeds:
+        raise BenchError("--seeds is empty")
+    return list(dict.fromkeys(seeds))
+
+
+def _adapter(dataset: str, root: Path | None, assignments: dict[str, str]):
+    from bench import registry
+
+    cls = registry.get_dataset(dataset)
+    return cls(root, cls.make_options(assignments))
+
+
+@app.command("list")
+def list_command() -> None:
+    """Methods and data sets, one line each, with origin and setting."""
+    from bench import registry
+
+    table = Table(title="methods", show_lines=False)
+    for column in ("name", "setting", "origin", "summary"):
+        table.add_column(column)
+    for entry in registry.methods.entries(with_families=True):
+        setting = {True: "semi-supervised", False: "one-class", None: "?"}[entry.uses_unlabeled]
+        table.add_row(entry.name, setting, entry.origin, entry.summary)
+    console.print(table)
+    table = Table(title="data sets")
+    for column in ("name", "origin", "summary"):
+        table.add_column(column)
+    for entry in registry.datasets.entries():
+        table.add_row(entry.name, entry.origin, entry.summary)
+    console.print(table)
+
+
+@app.command("run")
+def run_command(
+    methods: Annotated[str, typer.Option("--methods", help="Comma-separated names, or 'all'.")],
+    dataset: Annotated[str, typer.Option("--dataset", help="Data set name (see `bench list`).")],
+    root: RootOption = None,
+    seeds: Annotated[str, typer.Option("--seeds", help="Seeds, e.g. 0,1,2 or 0-4.")] = "0",
+    preset: Annotated[str, typer.Option("--preset", help="paper | fast | smoke")] = "paper",
+    overrides: SetOption = None,
+    device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda")] = "auto",
+    runs: RunsOption = Path("results/runs"),
+    force: Annotated[bool, typer.Option("--force", help="Rerun complete runs.")] = False,
+    executor: Annotated[str, typer.Option("--executor", help="local | ray")] = "local",
+    threshold: Annotated[str | None, typer.Option("--threshold", help="Threshold policy (default: val-f1 "
+                                                  "with a validation split, else normal-quantile:0.95).")] = None,
+) -> None:
+    """Train every selected method on a data set, score the test split, write run records."""
+    from bench import registry, runner
+    from bench.config import parse_assignments
+    from bench.device import resolve_device
+    from bench.progress import RichProgress
+    from bench.store import check_writable
+
+    if executor not in ("local", "ray"):
+        raise BenchError(f"--executor must be local or ray, got {executor!r}")
+    resolve_device(device)
+    names = registry.resolve_method_names(methods)
+    specs = runner.plan(names, dataset, parse_seeds(seeds), preset, parse_assignments(overrides or []), threshold)
+    check_writable(runs)
+    adapter = _adapter(dataset, root, specs[0].data_overrides)
+    with RichProgress(console) as progress:
+        prepared = adapter.prepare(progress)
+        if executor == "ray":
+            from bench.executors.ray_executor import run_on_ray
+
+            outcomes = run_on_ray(specs, adapter, runs, device=device, force=force)
+        else:
+            outcomes = []
+            for spec in specs:
+                progress.log(f"{spec.method} seed {spec.seed} on {spec.dataset} ({spec.preset})")
+                outcome = runner.execute(spec, prepared, runs, device=device, force=force, progress=progress)
+                if outcome.status == "failed":
+                    progress.log(f"[red]{spec.method} seed {spec.seed} failed: {outcome.error}[/red] "
+                                 f"(traceback in {outcome.folder / 'run.json'})")
+                outcomes.append(outcome)
+    _print_outcomes(runner.summarize(outcomes), dataset, prepared.split_id)
+    if any(o.status == "failed" for o in outcomes):
+        raise typer.Exit(1)
+
+
+def _print_outcomes(summary, dataset: str, split_id: str) -> None:
+    table = Table(title=f"{dataset} (split {split_id}), test split")
+    for column in ("method", "seed", "status", "AUC", "AP", "F1", "precision", "recall", "specificity"):
+        table.add_column(column, justify="right" if column not in ("method", "status") else "left")
+    for row in summary.itertuples(index=False):
+        values = [row.auc, row.ap, row.f1, row.precision, row.recall, row.specificity]
+        cells = ["-" if v is None else f"{v:.3f}" for v in values]
+        status = {"failed": "[red]failed[/red]", "skipped": "done before"}.get(row.status, row.status)
+        table.add_row(row.method, str(row.seed), status, *cells)
+    console.print(table)
+
+
+@data_app.command("prepare")
+def data_prepare(
+    dataset: Annotated[str, typer.Argument(help="Data set name.")],
+    root: RootOption = None,
+    size: Annotated[int | None, typer.Option("--size", help="Image size (default: the protocol's).")] = None,
+    overrides: SetOption = None,
+) -> None:
+    """Decode and cache a data set; print split counts against the protocol."""
+    from bench.config import parse_assignments
+    from bench.progress import RichProgress
+
+    assignments = {k.removeprefix("data."): v for k, v in parse_assignments(overrides or []).items()}
+    if size is not None:
+        assignments["size"] = str(size)
+    adapter = _adapter(dataset, root, assignments)
+    with RichProgress(console) as progress:
+        prepared = adapter.prepare(progress)
+    _print_counts(adapter, prepared.counts(), f"{dataset}: split {prepared.split_id}, {prepared.size} px, "
+                  f"{prepared.channels} channel(s), cached")
+
+
+@data_app.command("verify")
+def data_verify(dataset: Annotated[str, typer.Argument(help="Data set name.")], root: RootOption = None,
+                overrides: SetOption = None) -> None:
+    """Check the layout and the split counts; exit 1 with every problem named."""
+    from bench.config import parse_assignments
+    from bench.data.manifest import split_counts, validate_manifest
+    from bench.errors import DataError
+
+    assignments = {k.removeprefix("data."): v for k, v in parse_assignments(overrides or []).items()}
+    adapter = _adapter(dataset, root, assignments)
+    try:
+        manifest = validate_manifest(adapter.manifest(), dataset=dataset)
+    except DataError as exc:
+        err_console.print(f"[red]{dataset}: verification failed[/red]\n{exc}", markup=True, highlight=False)
+        raise typer.Exit(1) from None
+    ok = _print_counts(adapter, split_counts(manifest), f"{dataset} at {adapter.root}: layout OK")
+    if not ok:
+        raise typer.Exit(1)
+
+
+def _print_counts(adapter, counts, title: str) -> bool:
+    from bench.data.adapter import count_table
+
+    expected = adapter.protocol()
+    table = Table(title=title)
+    for column in ("split", "label", "images", "protocol"):
+        table.add_column(column)
+    ok = True
+    for split, label, actual, wanted in count_table(counts, expected):
+        match = wanted is None or actual == wanted
+        ok &= match
+        shown = "-" if wanted is None else (str(wanted) if match else f"[red]{wanted}[/red]")
+        table.add_row(split, "abnormal" if label else "normal", str(actual), shown)
+    console.print(table)
+    return ok
+
+
+@app.command("report")
+def report_command(
+    dataset: Annotated[str, typer.Option("--dataset", help="Data set(s), comma-separated.")],
+    runs: RunsOption = Path("results/runs"),
+    fmt: Annotated[str, typer.Option("--format", help="md (more formats: see the reports issue)")] = "md",
+) -> None:
+    """Tables of mean ± std over seeds from run records."""
+    from bench.report.collect import aggregate, runs_frame
+    from bench.report.markdown import markdown_table
+
+    datasets = [d.strip() for d in dataset.split(",") if d.strip()]
+    frame = runs_frame(runs, datasets)
+    if frame.empty:
+        raise BenchError(f"no complete runs for {', '.join(datasets)} under {runs}; run `bench run` first")
+    if fmt != "md":
+        raise BenchError(f"--format {fmt!r} is not supported; use md")
+    sys.stdout.write(markdown_table(aggregate(frame)))
+
+
+def main() -> None:
+    """Console-script entry point: user errors print one line and exit 2."""
+    try:
+        app(standalone_mode=False)
+    except BenchError as exc:
+        err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        err_console.print("interrupted; run the same command again to resume")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(2)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""Presets as frozen dataclasses and `--set key=value` overrides, parsed by each field's declared type."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bench.errors import BenchError
+
+ConfigT = TypeVar("ConfigT")
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def field_types(config_cls: type) -> dict[str, Any]:
+    """Field name -> resolved type of a dataclass (works with `from __future__ import annotations`)."""
+    hints = typing.get_type_hints(config_cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(config_cls)}
+
+
+def parse_value(raw: Any, typ: Any, *, key: str = "value") -> Any:
+    """Convert `raw` (a CLI string or an already-typed value) to `typ`; a bad value is a BenchError."""
+    origin = typing.get_origin(typ)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(typ) if a is not type(None)]
+        if raw is None or (isinstance(raw, str) and raw.lower() in ("none", "null", "")):
+            return None
+        errors = []
+        for arg in args:
+            try:
+                return parse_value(raw, arg, key=key)
+            except BenchError as exc:
+                errors.append(str(exc))
+        raise BenchError(f"{key}={raw!r} fits none of {typ}: " + "; ".join(errors))
+    if origin is typing.Literal:
+        choices = typing.get_args(typ)
+        for choice in choices:
+            if str(choice) == str(raw):
+                return choice
+        raise BenchError(f"{key}={raw!r} is not one of {', '.join(map(str, choices))}")
+    if origin in (tuple, list):
+        items = raw.split(",") if isinstance(raw, str) else list(raw)
+        (item_type, *rest) = typing.get_args(typ) or (str,)
+        parsed = [parse_value(item, item_type, key=key) for item in items if str(item) != ""]
+        return tuple(parsed) if origin is tuple else parsed
+    if typ is bool:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise BenchError(f"{key}={raw!r} is not a boolean; use true or false")
+    if typ in (int, float):
+        if isinstance(raw, bool):
+            raise BenchError(f"{key}={raw!r} is not a number")
+        try:
+            value = typ(raw) if typ is float else int(str(raw).replace("_", ""))
+        except (TypeError, ValueError):
+            raise BenchError(f"{key}={raw!r} is not {'an integer' if typ is int else 'a number'}") from None
+        return value
+    if typ is Path:
+        return Path(raw).expanduser()
+    if typ is str:
+        return str(raw)
+    if typ is Any:
+        return raw
+    raise BenchError(f"{key}: fields of type {typ} cannot be set from the command line")
+
+
+def apply_overrides(config: ConfigT, overrides: Mapping[str, Any], *, owner: str = "preset") -> ConfigT:
+    """Return a copy of `config` with `overrides` applied; an unknown key names the valid ones."""
+    types_by_name = field_types(type(config))
+    unknown = [k for k in overrides if k not in types_by_name]
+    if unknown:
+        raise BenchError(
+            f"unknown key(s) {', '.join(sorted(unknown))} for {owner}; valid keys: {', '.join(types_by_name)}"
+        )
+    values = {k: parse_value(v, types_by_name[k], key=k) for k, v in overrides.items()}
+    return dataclasses.replace(config, **values)
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """A JSON-safe dict of a config dataclass (paths as strings, tuples as lists)."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, Path):
+            return str(value)
+        if isinstance(value, tuple | list):
+            return [plain(v) for v in value]
+        return value
+
+    return {f.name: plain(getattr(config, f.name)) for f in dataclasses.fields(config)}
+
+
+def config_from_dict(config_cls: type[ConfigT], values: Mapping[str, Any]) -> ConfigT:
+    """Rebuild a config from `config_to_dict` output; fields missing there keep their defaults."""
+    types_by_name = field_types(config_cls)
+    known = {k: parse_value(v, types_by_name[k], key=k) for k, v in values.items() if k in types_by_name}
+    return config_cls(**known)
+
+
+def parse_assignments(items: Iterable[str]) -> dict[str, str]:
+    """`["a=1", "b.c=x"]` -> `{"a": "1", "b.c": "x"}`; an item without `=` is a usage error."""
+    parsed: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise BenchError(f"--set expects key=value, got {item!r}")
+        parsed[key.strip()] = value.strip()
+    return parsed
+
+
+def route_overrides(
+    assignments: Mapping[str, str],
+    method_configs: Mapping[str, type],
+    data_config: type | None,
+) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """Split `--set` assignments into per-method and data overrides, following DESIGN.md's rules.
+
+    `key=v` goes to every selected method whose preset has `key`; `method.key=v` to that method only;
+    `data.key=v` to the data set. A key no selected method has is an error listing the valid keys.
+    """
+    per_method: dict[str, dict[str, str]] = {name: {} for name in method_configs}
+    data: dict[str, str] = {}
+    fields_of = {name: set(field_types(cls)) for name, cls in method_configs.items()}
+    for key, value in assignments.items():
+        if key.startswith("data."):
+            data[key.removeprefix("data.")] = value
+            continue
+        scope, dot, field = key.rpartition(".")
+        if dot:
+            if scope not in method_configs:
+                raise BenchError(
+                    f"--set {key}: {scope!r} is not a selected method (selected: {', '.join(method_configs)})"
+                )
+            if field not in fields_of[scope]:
+                raise BenchError(
+                    f"--set {key}: {scope} has no key {field!r}; valid keys: {', '.join(sorted(fields_of[scope]))}"
+                )
+            per_method[scope][field] = value
+            continue
+        owners = [name for name, names in fields_of.items() if key in names]
+        if not owners:
+            valid = sorted(set().union(*fields_of.values())) if fields_of else []
+            data_hint = ""
+            if data_config is not None and key in field_types(data_config):
+                data_hint = f" (it is a data-set key: use --set data.{key}={value})"
+            raise BenchError(
+                f"--set {key}: no selected method has this key{data_hint}; valid keys: {', '.join(valid)}"
+            )
+        for name in owners:
+            per_method[name][key] = value
+    return per_method, data

@@ -1,0 +1,157 @@
+"""The data-set adapter contract: where the data comes from, how to validate it, and the split protocol."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from bench.config import apply_overrides, config_to_dict
+from bench.data.cache import build_image_cache, cache_dir
+from bench.data.manifest import SPLITS, manifest_hash, split_counts, validate_manifest
+from bench.detector import ImageSet
+from bench.errors import DataError
+from bench.progress import Progress
+
+
+@dataclasses.dataclass(frozen=True)
+class DataOptions:
+    """Options every data set takes (`--set data.key=value`); adapters extend this with their own."""
+
+    split_seed: int = 0  # the split is drawn once per split_seed; every training seed shares it
+    size: int | None = None  # image size; None = the protocol's
+    allow_short: bool = False  # draw fewer images than the protocol asks (with a warning) instead of failing
+
+
+@dataclasses.dataclass
+class PreparedData:
+    """A decoded, cached data set: the manifest, its identity and the images of each split."""
+
+    dataset: str
+    manifest: pd.DataFrame
+    split_id: str
+    size: int
+    channels: int
+    images: np.ndarray  # (N, C, H, W) uint8 memmap in manifest order
+    options: dict[str, Any]
+
+    def split(self, name: str) -> ImageSet:
+        """The images of one split, with their labels and ids (empty split -> empty set)."""
+        index = np.flatnonzero(self.manifest["split"].to_numpy() == name)
+        return ImageSet(
+            np.ascontiguousarray(self.images[index]),
+            self.manifest["label"].to_numpy()[index],
+            self.manifest["id"].to_numpy()[index].astype(str),
+        )
+
+    def counts(self) -> dict[str, dict[int, int]]:
+        return split_counts(self.manifest)
+
+
+class DatasetAdapter(ABC):
+    """One data set: subclasses describe the source and layout, list problems, and build the manifest."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str] = ""
+    source: ClassVar[str] = ""  # where to download it, shown in errors
+    layout: ClassVar[str] = ""  # the expected folder layout, shown in errors
+    image_size: ClassVar[int] = 64
+    channels: ClassVar[int] = 1
+    crop_top: ClassVar[float] = 0.0
+    options_class: ClassVar[type] = DataOptions
+
+    def __init__(self, root: Path | str | None = None, options: Any | None = None) -> None:
+        self.options = options if options is not None else self.options_class()
+        self.root = self.resolve_root(root)
+
+    @classmethod
+    def make_options(cls, overrides: Mapping[str, Any] | None = None) -> Any:
+        """Default options with `--set data.key=value` overrides applied (unknown keys are an error)."""
+        return apply_overrides(cls.options_class(), overrides or {}, owner=f"data set {cls.name} (data.*)")
+
+    @classmethod
+    def env_var(cls) -> str:
+        return f"BENCH_DATA_{cls.name.upper()}"
+
+    def resolve_root(self, root: Path | str | None) -> Path | None:
+        """`--root`, else `$BENCH_DATA_<NAME>`, else the `[data]` table of the config file, else None."""
+        if root is not None:
+            return Path(root).expanduser()
+        if os.environ.get(self.env_var()):
+            return Path(os.environ[self.env_var()]).expanduser()
+        from bench.settings import data_root_from_config
+
+        return data_root_from_config(self.name)
+
+    @property
+    def size(self) -> int:
+        return self.options.size or self.image_size
+
+    def require_root(self) -> Path:
+        """The root folder, or a DataError saying how to provide and where to get the data."""
+        if self.root is None:
+            raise DataError(f"no folder given for data set {self.name!r}: pass --root PATH, or set "
+                            f"{self.env_var()}=PATH.\n{self.where_to_get()}")
+        if not self.root.is_dir():
+            raise DataError(f"data folder {self.root} for {self.name!r} does not exist.\n{self.where_to_get()}")
+        return self.root
+
+    def where_to_get(self) -> str:
+        parts = []
+        if self.source:
+            parts.append(f"Get it from: {self.source}")
+        if self.layout:
+            parts.append(f"Expected layout under the root:\n{self.layout}")
+        return "\n".join(parts)
+
+    def verify(self) -> None:
+        """Raise one DataError naming every problem with the folder, the layout and the source."""
+        self.require_root()
+        problems = self.problems()
+        if problems:
+            listed = "\n  ".join(problems)
+            raise DataError(f"{self.name} at {self.root} has {len(problems)} problem(s):\n  {listed}\n"
+                            f"{self.where_to_get()}")
+
+    @abstractmethod
+    def problems(self) -> list[str]:
+        """Every missing file or folder and every malformed label file, one line each (empty = fine)."""
+
+    @abstractmethod
+    def build_manifest(self) -> pd.DataFrame:
+        """Columns id, path (absolute or relative to the root), label (0/1), split; drawn by options.split_seed."""
+
+    def protocol(self) -> dict[str, dict[int, int]]:
+        """Expected {split: {label: count}} for this protocol (empty where the protocol states none)."""
+        return {}
+
+    def manifest(self) -> pd.DataFrame:
+        """The validated manifest (the folder is verified first)."""
+        self.verify()
+        return validate_manifest(self.build_manifest(), dataset=self.name)
+
+    def prepare(self, progress: Progress | None = None) -> PreparedData:
+        """Verify, build the manifest, decode once into the cache, and return the prepared data."""
+        manifest = self.manifest()
+        split_id = manifest_hash(manifest, dataset=self.name)
+        target = cache_dir(self.name, split_id, self.size, self.channels, self.crop_top)
+        images = build_image_cache(manifest, self.require_root(), target, size=self.size, channels=self.channels,
+                                   crop_top=self.crop_top, progress=progress)
+        return PreparedData(self.name, manifest, split_id, self.size, self.channels, images,
+                            config_to_dict(self.options))
+
+
+def count_table(actual: Mapping[str, Mapping[int, int]], expected: Mapping[str, Mapping[int, int]]) -> list[tuple]:
+    """Rows (split, label, actual, expected) for every split/label in either, in protocol order."""
+    rows = []
+    for split in SPLITS:
+        labels = sorted(set(actual.get(split, {})) | set(expected.get(split, {})))
+        for label in labels:
+            rows.append((split, label, actual.get(split, {}).get(label, 0), expected.get(split, {}).get(label)))
+    return rows

@@ -1,0 +1,215 @@
+"""The detector contract every method plugin implements, and the image containers it consumes.
+
+Convention (pinned by the conformance suite): `score` returns one finite float per image, higher = more anomalous.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from bench.config import apply_overrides, config_from_dict, config_to_dict
+from bench.device import resolve_device
+from bench.errors import BenchError, NotFittedError
+from bench.progress import Progress
+
+try:  # Python 3.11+
+    from typing import Self
+except ImportError:  # pragma: no cover
+    from typing_extensions import Self
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ImageSet:
+    """Images as uint8 (N, C, H, W) (array or memmap), labels (N,) with -1 for unknown, ids (N,), optional boxes."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    ids: np.ndarray
+    boxes: tuple | None = None
+
+    def __post_init__(self) -> None:
+        if self.images.dtype != np.uint8 or self.images.ndim != 4:
+            raise ValueError(f"ImageSet.images must be uint8 (N, C, H, W), got {self.images.dtype} {self.images.shape}")
+        n = len(self.images)
+        if len(self.labels) != n or len(self.ids) != n:
+            raise ValueError(f"ImageSet: {n} images but {len(self.labels)} labels and {len(self.ids)} ids")
+        if self.boxes is not None and len(self.boxes) != n:
+            raise ValueError(f"ImageSet: {n} images but {len(self.boxes)} box lists")
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def channels(self) -> int:
+        return int(self.images.shape[1])
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return int(self.images.shape[2]), int(self.images.shape[3])
+
+    def subset(self, indices: np.ndarray | list[int] | slice) -> ImageSet:
+        """The images at `indices` (copied into memory), with their labels, ids and boxes."""
+        idx = np.arange(len(self))[indices]
+        boxes = None if self.boxes is None else tuple(self.boxes[i] for i in idx)
+        return ImageSet(np.ascontiguousarray(self.images[idx]), self.labels[idx].copy(), self.ids[idx].copy(), boxes)
+
+    def without_labels(self) -> ImageSet:
+        """The same images with every label set to -1 (how unlabeled training data reaches `fit`)."""
+        return ImageSet(self.images, np.full(len(self), -1, dtype=np.int64), self.ids, None)
+
+    def to_tensor(self, device: torch.device | str = "cpu", indices: Any = slice(None)) -> torch.Tensor:
+        """Images (or those at `indices`) as float32 in [-1, 1] on `device`; uint8 travels, the device normalises."""
+        batch = torch.from_numpy(np.ascontiguousarray(self.images[indices])).to(device, non_blocking=True)
+        return batch.float().div_(127.5).sub_(1.0)
+
+    @classmethod
+    def concatenate(cls, sets: list[ImageSet]) -> ImageSet:
+        """One set holding all images of `sets`, in order."""
+        boxes = None
+        if all(s.boxes is not None for s in sets):
+            boxes = tuple(b for s in sets for b in s.boxes)  # type: ignore[union-attr]
+        return cls(
+            np.concatenate([s.images for s in sets]),
+            np.concatenate([s.labels for s in sets]),
+            np.concatenate([s.ids for s in sets]),
+            boxes,
+        )
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class TrainData:
+    """What `fit` sees: known-normal images and, for semi-supervised methods, unlabeled images (labels -1)."""
+
+    normal: ImageSet
+    unlabeled: ImageSet | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.normal) == 0:
+            raise BenchError("the known-normal training set is empty")
+        if self.unlabeled is not None and (self.unlabeled.labels != -1).any():
+            raise ValueError("TrainData.unlabeled must carry label -1 (use ImageSet.without_labels())")
+
+
+class Detector(ABC):
+    """Base class of every method. Subclasses set the class variables and implement `_fit`, `_score`,
+    `state_dict` and `load_state_dict`; the public methods here enforce the contract around them."""
+
+    name: ClassVar[str]
+    uses_unlabeled: ClassVar[bool] = False
+    config_class: ClassVar[type]
+    presets: ClassVar[Mapping[str, Any]]
+    # The conformance suite's learning check: AUC on the synthetic test split with the `smoke` preset.
+    # A method may lower it (never below 0.65) and must then say why in `learning_floor_reason`.
+    learning_floor: ClassVar[float] = 0.75
+    learning_floor_reason: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        config: Any | None = None,
+        *,
+        seed: int = 0,
+        device: str | torch.device = "auto",
+        workdir: Path | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.config = self.presets["paper"] if config is None else config
+        if not isinstance(self.config, self.config_class):
+            raise TypeError(f"{type(self).__name__} expects a {self.config_class.__name__}, got {type(config)}")
+        self.seed = seed
+        self.device = resolve_device(device)
+        self.workdir = None if workdir is None else Path(workdir)
+        self.progress = progress or Progress()
+        self.fitted_ = False
+
+    @classmethod
+    def preset(cls, name: str, overrides: Mapping[str, Any] | None = None) -> Any:
+        """The config of preset `name` with `overrides` applied (unknown keys are an error)."""
+        if name not in cls.presets:
+            raise BenchError(f"{cls.name} has no preset {name!r}; presets: {', '.join(cls.presets)}")
+        return apply_overrides(cls.presets[name], overrides or {}, owner=f"method {cls.name}")
+
+    @classmethod
+    def from_preset(cls, preset: str = "paper", overrides: Mapping[str, Any] | None = None, **kwargs: Any) -> Self:
+        """Build a detector from a named preset plus overrides."""
+        return cls(cls.preset(preset, overrides), **kwargs)
+
+    def fit(self, data: TrainData, *, val: Any | None = None) -> Self:
+        """Train on `data` (unlabeled images only for semi-supervised methods); returns self."""
+        if not isinstance(data, TrainData):
+            raise TypeError("fit expects a TrainData")
+        if not self.uses_unlabeled and data.unlabeled is not None:
+            data = TrainData(data.normal, None)
+        self._fit(data, val)
+        self.fitted_ = True
+        return self
+
+    def score(self, images: ImageSet) -> np.ndarray:
+        """One finite float per image, higher = more anomalous."""
+        self._check_fitted("score")
+        with torch.inference_mode():
+            scores = np.asarray(self._score(images), dtype=np.float64).reshape(-1)
+        if len(scores) != len(images):
+            raise RuntimeError(f"{self.name} returned {len(scores)} scores for {len(images)} images")
+        if not np.isfinite(scores).all():
+            raise RuntimeError(f"{self.name} returned {int((~np.isfinite(scores)).sum())} non-finite scores")
+        return scores
+
+    def anomaly_maps(self, images: ImageSet) -> np.ndarray | None:
+        """(N, H, W) float maps where the method has them, else None."""
+        self._check_fitted("anomaly_maps")
+        with torch.inference_mode():
+            return self._anomaly_maps(images)
+
+    def run_info(self) -> dict[str, Any]:
+        """Facts for run.json beyond the config (e.g. which pretrained weights were used)."""
+        return {}
+
+    def save(self, path: str | Path) -> None:
+        """Write config, seed and learned state to `path` (atomically)."""
+        from bench.store import atomic_torch_save
+
+        self._check_fitted("save")
+        payload = {"method": self.name, "seed": self.seed, "config": config_to_dict(self.config),
+                   "state": self.state_dict()}
+        atomic_torch_save(payload, Path(path))
+
+    @classmethod
+    def load(cls, path: str | Path, *, device: str | torch.device = "auto") -> Self:
+        """Rebuild a fitted detector written by `save` (torch.load with weights_only=True)."""
+        payload = torch.load(Path(path), map_location="cpu", weights_only=True)
+        if payload.get("method") != cls.name:
+            raise BenchError(f"{path} holds a {payload.get('method')!r} detector, not {cls.name!r}")
+        detector = cls(config_from_dict(cls.config_class, payload["config"]), seed=payload["seed"], device=device)
+        detector.load_state_dict(payload["state"])
+        detector.fitted_ = True
+        return detector
+
+    def _check_fitted(self, what: str) -> None:
+        if not self.fitted_:
+            raise NotFittedError(f"{self.name}: call fit() before {what}()")
+
+    @abstractmethod
+    def _fit(self, data: TrainData, val: Any | None) -> None:
+        """Learn from `data`; `val` (an ImageSet with labels) may be used for checkpoint selection only."""
+
+    @abstractmethod
+    def _score(self, images: ImageSet) -> np.ndarray:
+        """Scores for `images`; must not change the detector's state."""
+
+    def _anomaly_maps(self, images: ImageSet) -> np.ndarray | None:
+        return None
+
+    @abstractmethod
+    def state_dict(self) -> dict[str, Any]:
+        """Learned state as tensors and plain Python values (loadable with weights_only=True)."""
+
+    @abstractmethod
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore the state written by `state_dict`."""

@@ -1,0 +1,1 @@
+"""Reports read run records only: tables, plots and the leaderboard never retrain anything."""

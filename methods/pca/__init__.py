@@ -1,0 +1,1 @@
+"""PCA reconstruction error: the classical sanity baseline."""
