@@ -1,0 +1,30 @@
+# `make demo`: full benchmark on the built-in synthetic data set. `make test`: the test suite.
+# Both create .venv when missing and install the project into it.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+RUNS ?= results/runs
+
+.PHONY: demo test lint bench clean-runs
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/bench run --methods all --dataset synthetic --preset smoke --runs $(RUNS)
+	$(BIN)/bench report --dataset synthetic --runs $(RUNS)
+
+test: $(BIN)/.installed
+	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+
+bench: $(BIN)/.installed
+	$(BIN)/python -m benchmarks
+
+clean-runs:
+	rm -rf $(RUNS)
