@@ -157,3 +157,7 @@ methods.register("pca", "bench.methods.pca.detector:PCADetector",
 
 datasets.register("synthetic", "bench.datasets.synthetic:SyntheticDataset",
                   summary="procedural chest-radiograph-like images with opacities (generated locally)")
+datasets.register("covidx", "bench.datasets.covidx:COVIDxDataset",
+                  summary="COVIDx CXR (COVID-Net): normal vs COVID-19 chest X-rays, HealthyGAN protocol")
+datasets.register("chestxray14", "bench.datasets.chestxray14:ChestXray14Dataset",
+                  summary="NIH ChestX-ray14: PA views, No Finding vs one finding, HealthyGAN protocol")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import warnings
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -59,10 +61,58 @@ def draw(pool: pd.DataFrame, n: int, rng: np.random.Generator, *, what: str, all
     if n > len(pool):
         if not allow_short:
             raise DataError(f"{what}: the protocol asks for {n} images but the pool holds {len(pool)} "
-                            f"({n - len(pool)} short); check the download is complete, or pass --allow-short")
-        import warnings
-
+                            f"({n - len(pool)} short); check the download is complete, or pass "
+                            "--set data.allow_short=true to draw fewer")
         warnings.warn(f"{what}: drew {len(pool)} of the {n} images the protocol asks for", stacklevel=2)
         n = len(pool)
     order = rng.permutation(len(pool))[:n]
     return pool.iloc[np.sort(order)]
+
+
+def draw_splits(pool: pd.DataFrame, wants: Mapping[str, int], rng: np.random.Generator, *, what: str,
+                allow_short: bool = False) -> dict[str, pd.DataFrame]:
+    """Disjoint draws of `wants[split]` rows each from one pool, in the order of `wants`.
+
+    One seeded permutation is sliced in turn, so a split's rows do not change when a later split's size
+    does (list the evaluation splits first). A pool smaller than the total is an error naming the pool, what
+    each split asks and the gap; with `allow_short`, a warning, and every split shrinks in proportion (never
+    padded).
+    """
+    asked = {split: int(n) for split, n in wants.items()}
+    total = sum(asked.values())
+    got = asked
+    if total > len(pool):
+        listed = ", ".join(f"{n} {split}" for split, n in asked.items())
+        if not allow_short:
+            raise DataError(f"{what}: the protocol asks for {total} images ({listed}) but the pool holds "
+                            f"{len(pool)} ({total - len(pool)} short); check the download is complete, "
+                            "or pass --set data.allow_short=true to draw fewer")
+        got = _shrink(asked, len(pool))
+        drawn = ", ".join(f"{got[split]} of {n} {split}" for split, n in asked.items())
+        warnings.warn(f"{what}: the pool holds {len(pool)} of the {total} images the protocol asks for "
+                      f"({total - len(pool)} short); drew {drawn}", stacklevel=2)
+    order = rng.permutation(len(pool))
+    out, start = {}, 0
+    for split, n in got.items():
+        out[split] = pool.iloc[np.sort(order[start : start + n])]
+        start += n
+    return out
+
+
+def shuffle_within_splits(manifest: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Rows grouped by split in protocol order and in a seeded random order inside each split, so that where
+    an unlabeled image sits (e.g. after all the normal ones) tells nothing about its label."""
+    key = np.random.default_rng([seed, 1000]).permutation(len(manifest))
+    rank = manifest["split"].map({split: i for i, split in enumerate(SPLITS)}).to_numpy()
+    return manifest.iloc[np.lexsort((key, rank))].reset_index(drop=True)
+
+
+def _shrink(asked: Mapping[str, int], available: int) -> dict[str, int]:
+    """Counts proportional to `asked` that sum to `available` (largest remainders get the leftovers)."""
+    total = sum(asked.values())
+    exact = {split: n * available / total for split, n in asked.items()}
+    counts = {split: int(value) for split, value in exact.items()}
+    by_remainder = sorted(exact, key=lambda split: exact[split] - counts[split], reverse=True)
+    for split in by_remainder[: available - sum(counts.values())]:
+        counts[split] += 1
+    return counts
