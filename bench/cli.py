@@ -19,8 +19,9 @@ app = typer.Typer(help="Benchmark medical-image anomaly detectors.", no_args_is_
                   pretty_exceptions_enable=False, add_completion=False)
 data_app = typer.Typer(help="Prepare and verify data sets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
-console = Console()
-err_console = Console(stderr=True)
+# Piped output (logs, CI) gets a width that fits the results table instead of rich's 80-column default.
+console = Console(width=None if sys.stdout.isatty() else 120)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 RunsOption = Annotated[Path, typer.Option("--runs", help="Folder of run records.")]
 RootOption = Annotated[Path | None, typer.Option("--root", help="Data folder (else $BENCH_DATA_<NAME>).")]
@@ -123,7 +124,8 @@ def run_command(
 def _print_outcomes(summary, dataset: str, split_id: str) -> None:
     table = Table(title=f"{dataset} (split {split_id}), test split")
     for column in ("method", "seed", "status", "AUC", "AP", "F1", "precision", "recall", "specificity"):
-        table.add_column(column, justify="right" if column not in ("method", "status") else "left")
+        text_column = column in ("method", "status")
+        table.add_column(column, justify="left" if text_column else "right", no_wrap=text_column)
     for row in summary.itertuples(index=False):
         values = [row.auc, row.ap, row.f1, row.precision, row.recall, row.specificity]
         cells = ["-" if v is None else f"{v:.3f}" for v in values]
@@ -224,12 +226,11 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted; run the same command again to resume")
         sys.exit(130)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+    except Exception as exc:
+        # Usage errors from the click that typer vendors (typer._click): recognised by their interface.
+        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
-            sys.exit(2)
+            sys.exit(exc.exit_code)
         raise
 
 

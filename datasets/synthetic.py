@@ -9,6 +9,7 @@ Layout under the root:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -107,10 +108,12 @@ class SyntheticDataset(DatasetAdapter):
         image_seeds = ss.generate_state(len(rows), dtype=np.uint64)
         (self.root / "images").mkdir(parents=True, exist_ok=True)
         records: list[dict] = []
+        # Ids carry the generation settings, so the split identity changes whenever the images do.
+        prefix = "syn-" + hashlib.sha256(self.generation_key().encode()).hexdigest()[:6]
 
         def write(index: int) -> dict:
             split, label = rows[index]
-            image_id = f"syn{index:05d}"
+            image_id = f"{prefix}-{index:05d}"
             pixels, lesions = generate(int(image_seeds[index]), self.options.generate_size, bool(label),
                                        self.options.difficulty)
             target = self.root / "images" / f"{image_id}.png"

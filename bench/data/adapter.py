@@ -140,8 +140,9 @@ class DatasetAdapter(ABC):
         """Verify, build the manifest, decode once into the cache, and return the prepared data."""
         manifest = self.manifest()
         split_id = manifest_hash(manifest, dataset=self.name)
-        target = cache_dir(self.name, split_id, self.size, self.channels, self.crop_top)
-        images = build_image_cache(manifest, self.require_root(), target, size=self.size, channels=self.channels,
+        root = self.require_root()
+        target = cache_dir(self.name, split_id, self.size, self.channels, self.crop_top, root)
+        images = build_image_cache(manifest, root, target, size=self.size, channels=self.channels,
                                    crop_top=self.crop_top, progress=progress)
         return PreparedData(self.name, manifest, split_id, self.size, self.channels, images,
                             config_to_dict(self.options))

@@ -3,6 +3,7 @@ later runs open it as a memmap. Written atomically, so an interrupted preparatio
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -22,10 +23,13 @@ def cache_root() -> Path:
     return Path(os.environ.get("BENCH_CACHE", Path.home() / ".cache" / "bench")).expanduser()
 
 
-def cache_dir(dataset: str, split_id: str, size: int, channels: int, crop_top: float = 0.0) -> Path:
-    """The cache folder of one (manifest, size, channels, crop) combination."""
+def cache_dir(dataset: str, split_id: str, size: int, channels: int, crop_top: float = 0.0,
+              root: Path | None = None) -> Path:
+    """The cache folder of one (manifest, data root, size, channels, crop) combination. The root is part of the
+    key because the split identity ignores paths: two copies of a data set in different formats must not share."""
     crop = f"-crop{crop_top:g}" if crop_top else ""
-    return cache_root() / dataset / f"{split_id}-{size}px-{channels}ch{crop}"
+    where = hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:8] if root is not None else "noroot"
+    return cache_root() / dataset / f"{split_id}-{where}-{size}px-{channels}ch{crop}"
 
 
 def build_image_cache(

@@ -1,0 +1,88 @@
+"""The `bench` console script end to end, as a user runs it (subprocesses of the installed script)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = shutil.which("bench", path=str(Path(sys.executable).parent)) or "bench"
+SMALL = ["--set", "data.n_normal=40", "--set", "data.unlabeled_size=0", "--set", "data.n_val=6",
+         "--set", "data.n_test=10", "--set", "data.generate_size=64"]
+
+
+def bench(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([BENCH, *args], capture_output=True, text=True, cwd=cwd, env={**os.environ}, timeout=600)
+
+
+def test_help_and_list():
+    assert bench("--help").returncode == 0
+    listing = bench("list")
+    assert listing.returncode == 0
+    assert "pca" in listing.stdout and "synthetic" in listing.stdout
+
+
+def test_run_then_report(tmp_path):
+    runs = tmp_path / "runs"
+    result = bench("run", "--methods", "pca", "--dataset", "synthetic", "--root", str(tmp_path / "data"),
+                   "--seeds", "0,1", "--preset", "smoke", "--runs", str(runs), *SMALL)
+    assert result.returncode == 0, result.stderr
+    assert "AUC" in result.stdout
+    records = sorted(runs.glob("synthetic/pca/*/run.json"))
+    assert [json.loads(r.read_text())["seed"] for r in records] == [0, 1]
+    again = bench("run", "--methods", "pca", "--dataset", "synthetic", "--root", str(tmp_path / "data"),
+                  "--preset", "smoke", "--runs", str(runs), *SMALL)
+    assert "done before" in again.stdout
+    report = bench("report", "--dataset", "synthetic", "--runs", str(runs))
+    assert report.returncode == 0
+    assert "| synthetic | pca | smoke | 2 |" in report.stdout
+
+
+def test_data_prepare_prints_counts_against_the_protocol(tmp_path):
+    result = bench("data", "prepare", "synthetic", "--root", str(tmp_path), *SMALL)
+    assert result.returncode == 0, result.stderr
+    assert "train_normal" in result.stdout and "40" in result.stdout
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["run", "--methods", "pcaa", "--dataset", "synthetic"], "Did you mean pca"),
+    (["run", "--methods", "pca", "--dataset", "nosuch"], "unknown dataset 'nosuch'"),
+    (["run", "--methods", "pca", "--dataset", "synthetic", "--set", "lr=1"], "no selected method has this key"),
+    (["run", "--methods", "pca", "--dataset", "synthetic", "--set", "n_components"], "key=value"),
+    (["run", "--methods", "pca", "--dataset", "synthetic", "--seeds", "a"], "--seeds expects integers"),
+    (["run", "--methods", "pca", "--dataset", "synthetic", "--preset", "huge"], "no preset 'huge'"),
+    (["report", "--dataset", "synthetic", "--runs", "/nonexistent-runs"], "no complete runs"),
+    (["run", "--methods", "pca"], "Missing"),
+])
+def test_bad_input_exits_2_with_one_clear_line(args, message):
+    result = bench(*args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unwritable_runs_folder_is_bad_input(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = bench("run", "--methods", "pca", "--dataset", "synthetic", "--root", str(tmp_path / "d"),
+                   "--runs", str(blocker / "runs"), *SMALL)
+    assert result.returncode == 2
+    assert "cannot write to the runs folder" in result.stderr
+    assert not (tmp_path / "d").exists(), "nothing should be generated before the output folder is checked"
+
+
+def test_corrupt_image_is_named_and_exits_2(tmp_path):
+    root = tmp_path / "data"
+    assert bench("data", "prepare", "synthetic", "--root", str(root), *SMALL).returncode == 0
+    victim = sorted((root / "images").glob("*.png"))[3]
+    victim.write_bytes(b"garbage")
+    env_cache = tmp_path / "fresh-cache"
+    result = subprocess.run([BENCH, "data", "prepare", "synthetic", "--root", str(root), *SMALL],
+                            capture_output=True, text=True, env={**os.environ, "BENCH_CACHE": str(env_cache)})
+    assert result.returncode == 2
+    assert victim.name in result.stderr and "could not be read" in result.stderr

@@ -1,0 +1,26 @@
+"""The built wheel holds every module of bench/, methods/ and datasets/ under the `bench` import root."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_wheel_contains_every_module(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                    str(tmp_path), str(ROOT)], check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("medad_bench-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    expected = {f"bench/{p.relative_to(ROOT / 'bench')}" for p in (ROOT / "bench").rglob("*.py")}
+    expected |= {f"bench/methods/{p.relative_to(ROOT / 'methods')}" for p in (ROOT / "methods").rglob("*.py")}
+    expected |= {f"bench/datasets/{p.relative_to(ROOT / 'datasets')}" for p in (ROOT / "datasets").rglob("*.py")}
+    missing = sorted(expected - names)
+    assert not missing, f"modules missing from the wheel (add their packages to pyproject.toml): {missing}"
+    assert not any(n.startswith(("methods/", "datasets/")) for n in names), "no top-level methods/datasets"

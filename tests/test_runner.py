@@ -1,0 +1,114 @@
+"""The runner and store: run records, skipping complete runs, recording failures, determinism."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench import registry, runner
+from bench.detector import Detector
+from bench.store import is_complete, iter_runs, run_dir
+from tests.synthetic_data import TINY, prepare_synthetic
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    return prepare_synthetic(tmp_path_factory.mktemp("runner-data"), **TINY)
+
+
+def test_run_writes_a_complete_record(prepared, tmp_path):
+    (spec,) = runner.plan(["pca"], "synthetic", [0], "smoke", {})
+    outcome = runner.execute(spec, prepared, tmp_path)
+    assert outcome.status == "complete"
+    record = json.loads((outcome.folder / "run.json").read_text())
+    for key in ("config", "versions", "git", "device", "timings", "memory", "metrics", "ci95", "threshold_policy"):
+        assert key in record, key
+    assert record["data"]["split_id"] == prepared.split_id
+    assert record["threshold_policy"] == "val-f1" and record["test_oracle"] is False
+    scores = pd.read_parquet(outcome.folder / "scores.parquet")
+    assert set(scores["split"]) == {"test", "val"}
+    assert (scores.loc[scores["split"] == "test", "label"].to_numpy() >= 0).all()
+    assert (outcome.folder / "detector.pt").is_file() and (outcome.folder / "sample_maps.npz").is_file()
+
+
+def test_complete_run_is_skipped_unless_forced(prepared, tmp_path):
+    (spec,) = runner.plan(["pca"], "synthetic", [0], "smoke", {})
+    runner.execute(spec, prepared, tmp_path)
+    assert runner.execute(spec, prepared, tmp_path).status == "skipped"
+    assert runner.execute(spec, prepared, tmp_path, force=True).status == "complete"
+
+
+def test_same_seed_gives_identical_scores(prepared, tmp_path):
+    (spec,) = runner.plan(["pca"], "synthetic", [3], "smoke", {})
+    first = runner.execute(spec, prepared, tmp_path / "a")
+    second = runner.execute(spec, prepared, tmp_path / "b")
+    a, b = (pd.read_parquet(o.folder / "scores.parquet") for o in (first, second))
+    np.testing.assert_array_equal(a["score"].to_numpy(), b["score"].to_numpy())
+
+
+def test_overrides_get_their_own_run_folder(prepared, tmp_path):
+    (plain,) = runner.plan(["pca"], "synthetic", [0], "smoke", {})
+    (other,) = runner.plan(["pca"], "synthetic", [0], "smoke", {"n_components": "5"})
+    assert plain.run_id != other.run_id
+    assert other.overrides == {"n_components": "5"}
+
+
+def test_without_validation_split_the_threshold_comes_from_held_out_normals(tmp_path):
+    prepared = prepare_synthetic(tmp_path / "data", **{**TINY, "n_val": 0})
+    (spec,) = runner.plan(["pca"], "synthetic", [0], "smoke", {})
+    outcome = runner.execute(spec, prepared, tmp_path / "runs")
+    record = json.loads((outcome.folder / "run.json").read_text())
+    assert record["threshold_policy"] == "normal-quantile:0.95"
+    assert record["data"]["n_held_out_normal"] == round(TINY["n_normal"] * runner.HELD_OUT_NORMAL_FRACTION)
+    assert record["data"]["n_train_normal"] == TINY["n_normal"] - record["data"]["n_held_out_normal"]
+
+
+@dataclasses.dataclass(frozen=True)
+class BrokenConfig:
+    fail: bool = True
+
+
+class BrokenDetector(Detector):
+    """A plugin whose fit raises, to check that failures are recorded and not turned into NaN metrics."""
+
+    name = "broken"
+    config_class = BrokenConfig
+    presets = {"paper": BrokenConfig(), "fast": BrokenConfig(), "smoke": BrokenConfig()}
+
+    def _fit(self, data, val) -> None:
+        raise RuntimeError("the optimiser exploded")
+
+    def _score(self, images):  # pragma: no cover - never reached
+        return np.zeros(len(images))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state) -> None:
+        pass
+
+
+def test_failed_run_is_recorded_with_its_traceback(prepared, tmp_path):
+    registry.methods.register("broken", BrokenDetector, in_all=False)
+    (spec,) = runner.plan(["broken"], "synthetic", [0], "smoke", {})
+    outcome = runner.execute(spec, prepared, tmp_path)
+    record = json.loads((outcome.folder / "run.json").read_text())
+    assert outcome.status == record["status"] == "failed"
+    assert "the optimiser exploded" in record["error"] and "Traceback" in record["traceback"]
+    assert "metrics" not in record
+    assert not is_complete(outcome.folder)
+    assert list(iter_runs(tmp_path)) == []
+
+
+def test_half_written_run_is_not_complete(tmp_path):
+    folder = run_dir(tmp_path, "synthetic", "pca", "smoke-seed0")
+    folder.mkdir(parents=True)
+    (folder / "run.json").write_text(json.dumps({"status": "running"}))
+    assert not is_complete(folder)
+    (folder / "run.json").write_text(json.dumps({"status": "complete"}))
+    assert not is_complete(folder), "a record without its scores is not complete"
