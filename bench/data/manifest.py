@@ -82,13 +82,13 @@ def draw_splits(pool: pd.DataFrame, wants: Mapping[str, int], rng: np.random.Gen
     total = sum(asked.values())
     got = asked
     if total > len(pool):
-        listed = ", ".join(f"{n} {split}" for split, n in asked.items())
+        listed = ", ".join(f"{n} {split}" for split, n in asked.items() if n)
         if not allow_short:
             raise DataError(f"{what}: the protocol asks for {total} images ({listed}) but the pool holds "
                             f"{len(pool)} ({total - len(pool)} short); check the download is complete, "
                             "or pass --set data.allow_short=true to draw fewer")
         got = _shrink(asked, len(pool))
-        drawn = ", ".join(f"{got[split]} of {n} {split}" for split, n in asked.items())
+        drawn = ", ".join(f"{got[split]} of {n} {split}" for split, n in asked.items() if n)
         warnings.warn(f"{what}: the pool holds {len(pool)} of the {total} images the protocol asks for "
                       f"({total - len(pool)} short); drew {drawn}", stacklevel=2)
     order = rng.permutation(len(pool))
