@@ -106,16 +106,11 @@ def run_command(
         if executor == "ray":
             from bench.executors.ray_executor import run_on_ray
 
-            outcomes = run_on_ray(specs, adapter, runs, device=device, force=force)
+            outcomes = run_on_ray(specs, adapter, runs, device=device, force=force, progress=progress)
         else:
-            outcomes = []
-            for spec in specs:
-                progress.log(f"{spec.method} seed {spec.seed} on {spec.dataset} ({spec.preset})")
-                outcome = runner.execute(spec, prepared, runs, device=device, force=force, progress=progress)
-                if outcome.status == "failed":
-                    progress.log(f"[red]{spec.method} seed {spec.seed} failed: {outcome.error}[/red] "
-                                 f"(traceback in {outcome.folder / 'run.json'})")
-                outcomes.append(outcome)
+            from bench.executors.local import run_local
+
+            outcomes = run_local(specs, prepared, runs, device=device, force=force, progress=progress)
     _print_outcomes(runner.summarize(outcomes), dataset, prepared.split_id)
     if any(o.status == "failed" for o in outcomes):
         raise typer.Exit(1)
