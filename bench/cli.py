@@ -209,7 +209,7 @@ def report_command(
 def main() -> None:
     """Console-script entry point: user errors print one line and exit 2."""
     try:
-        app(standalone_mode=False)
+        exit_code = app(standalone_mode=False)  # without standalone mode, click returns typer.Exit's code
     except BenchError as exc:
         err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
         sys.exit(2)
@@ -227,6 +227,8 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    if isinstance(exit_code, int) and exit_code:
+        sys.exit(exit_code)
 
 
 if __name__ == "__main__":

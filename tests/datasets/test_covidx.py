@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -253,3 +255,12 @@ def test_bench_run_trains_and_scores_pca_on_the_fake_tree(tree, tmp_path):
     run = json.loads(record.read_text())
     assert run["status"] == "complete"
     assert run["data"]["counts"]["test"] == {"0": 4, "1": 4} and run["data"]["image_size"] == 32
+
+
+def test_the_bench_console_script_exits_1_when_verify_finds_a_problem(tree):
+    (tree / "test.txt").unlink()
+    bench = Path(sys.executable).with_name("bench")
+    done = subprocess.run([str(bench), "data", "verify", "covidx", "--root", str(tree)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "missing label file" in done.stderr
