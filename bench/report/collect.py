@@ -93,19 +93,33 @@ def aggregate(runs: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def _traits(row: object, *, full: bool) -> dict[str, object]:
+    """What may set a configuration apart: preset, the `--set` overrides (or, `full`, the whole config), data
+    overrides and the threshold policy."""
+    trait: dict[str, object] = {"preset": row.preset}
+    trait.update(json.loads(row.config if full else row.overrides))
+    trait.update({f"data.{k}": v for k, v in json.loads(row.data_overrides).items()})
+    trait["threshold"] = row.threshold_policy
+    return trait
+
+
 def distinguishing_labels(summary: pd.DataFrame) -> pd.Series:
     """A readable label per configuration row: the method name, plus what sets it apart from the method's
-    other configurations in `summary` (preset, changed config fields, data overrides, threshold policy)."""
-    traits = []
-    for row in summary.itertuples(index=False):
-        trait = {"preset": row.preset, "threshold": row.threshold_policy}
-        trait.update({k: v for k, v in json.loads(row.config).items()})
-        trait.update({f"data.{k}": v for k, v in json.loads(row.data_overrides).items()})
-        traits.append(trait)
-    labels = []
-    for row, trait in zip(summary.itertuples(index=False), traits, strict=True):
-        siblings = [t for t, r in zip(traits, summary.itertuples(index=False), strict=True) if r.method == row.method]
-        varying = [k for k in trait if len({_canonical(t.get(k)) for t in siblings}) > 1]
-        parts = [str(trait[k]) if k in ("preset", "threshold") else f"{k}={trait[k]}" for k in varying]
-        labels.append(f"{row.method} ({', '.join(parts)})" if parts else row.method)
-    return pd.Series(labels, index=summary.index, dtype=object)
+    other configurations in `summary`: its preset, `--set` overrides, data overrides and threshold policy where
+    these differ (`pca (n_components=4)`). Where that leaves two configurations alike, the whole config counts."""
+    rows = list(summary.itertuples(index=False))
+
+    def labels(full: bool) -> list[str]:
+        traits = [_traits(row, full=full) for row in rows]
+        out = []
+        for row, trait in zip(rows, traits, strict=True):
+            siblings = [t for t, r in zip(traits, rows, strict=True) if r.method == row.method]
+            varying = [k for k in trait if len({_canonical(t.get(k)) for t in siblings}) > 1]
+            parts = [str(trait[k]) if k in ("preset", "threshold") else f"{k}={trait[k]}" for k in varying]
+            out.append(f"{row.method} ({', '.join(parts)})" if parts else row.method)
+        return out
+
+    short, full = labels(False), labels(True)
+    keys = [(row.dataset, label) for row, label in zip(rows, short, strict=True)]
+    chosen = [f if keys.count(k) > 1 else s for s, f, k in zip(short, full, keys, strict=True)]
+    return pd.Series(chosen, index=summary.index, dtype=object)

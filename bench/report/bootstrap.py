@@ -1,0 +1,94 @@
+"""95% bootstrap CIs of the seed-averaged metrics, from the runs' saved test scores (nothing is retrained).
+
+The test images are resampled once per bootstrap draw (stratified, class counts fixed) and the same draw is applied
+to every seed's scores, so the interval is that of the mean over seeds under test-set sampling (with one seed: a
+stratified bootstrap CI of that run). Thresholded metrics use each run's recorded threshold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench.metrics import bootstrap_ap, bootstrap_auc
+from bench.report.table import ReportTable
+from bench.store import load_scores, read_run
+
+N_RESAMPLES = 1000
+
+
+def _test_scores(folders: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[float | None]] | None:
+    """Labels (n,) and scores (seeds, n) on the test split aligned by image id; None if the runs' test images
+    differ (then no paired interval exists)."""
+    frames, thresholds = [], []
+    for folder in folders:
+        scores = load_scores(Path(folder))
+        frames.append(scores[scores["split"] == "test"].set_index("id").sort_index())
+        thresholds.append(((read_run(Path(folder)) or {}).get("metrics") or {}).get("threshold"))
+    first = frames[0]
+    if any(not f.index.equals(first.index) for f in frames[1:]):
+        return None
+    return first["label"].to_numpy(), np.stack([f["score"].to_numpy(float) for f in frames]), thresholds
+
+
+def _rates(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, np.ndarray]:
+    predicted = scores >= threshold
+    positive = labels == 1
+    tp = (predicted & positive).sum(axis=1)
+    fp = (predicted & ~positive).sum(axis=1)
+    fn = (~predicted & positive).sum(axis=1)
+    tn = (~predicted & ~positive).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(tp + fp > 0, tp / np.maximum(tp + fp, 1), 0.0)
+        recall = tp / (tp + fn)
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+        return {"precision": precision, "recall": recall, "specificity": tn / (tn + fp), "f1": f1}
+
+
+def seed_mean_ci(folders: Sequence[str], metrics: Sequence[str], *, level: float = 0.95,
+                 n_resamples: int = N_RESAMPLES, seed: int = 0) -> dict[str, tuple[float, float]]:
+    """(low, high) of each metric's mean over the runs in `folders` (NaN bounds where it cannot be computed)."""
+    aligned = _test_scores(folders)
+    if aligned is None:
+        return {m: (np.nan, np.nan) for m in metrics}
+    labels, scores, thresholds = aligned
+    rng = np.random.default_rng(seed)
+    positives, negatives = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
+    pos = positives[rng.integers(0, len(positives), size=(n_resamples, len(positives)))]
+    neg = negatives[rng.integers(0, len(negatives), size=(n_resamples, len(negatives)))]
+    index = np.concatenate([pos, neg], axis=1)
+    per_seed: dict[str, list[np.ndarray]] = {m: [] for m in metrics}
+    for run_scores, threshold in zip(scores, thresholds, strict=True):
+        values = {"auc": lambda s=run_scores: bootstrap_auc(s[pos], s[neg]),
+                  "ap": lambda s=run_scores: bootstrap_ap(labels[index], s[index])}
+        rates = _rates(labels[index], run_scores[index], threshold) if threshold is not None else {}
+        for metric in metrics:
+            if metric in values:
+                per_seed[metric].append(values[metric]())
+            elif metric in rates:
+                per_seed[metric].append(rates[metric])
+    alpha = (1 - level) / 2
+    bounds = {}
+    for metric in metrics:
+        if len(per_seed[metric]) != len(scores):
+            bounds[metric] = (np.nan, np.nan)
+            continue
+        mean = np.mean(per_seed[metric], axis=0)
+        bounds[metric] = (float(np.nanquantile(mean, alpha)), float(np.nanquantile(mean, 1 - alpha)))
+    return bounds
+
+
+def add_ci(table: ReportTable, level: float = 0.95) -> ReportTable:
+    """Fill table.ci_low / ci_high for every (entry, data set, metric)."""
+    low = pd.DataFrame(np.nan, index=table.mean.index, columns=table.mean.columns)
+    high = low.copy()
+    for row in table.summary.itertuples(index=False):
+        folders = sorted(row.folders)
+        for metric, (lo, hi) in seed_mean_ci(folders, table.metrics, level=level).items():
+            low.loc[row.entry, (row.dataset, metric)] = lo
+            high.loc[row.entry, (row.dataset, metric)] = hi
+    table.ci_low, table.ci_high = low, high
+    return table

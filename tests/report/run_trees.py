@@ -1,0 +1,79 @@
+"""Real run records for report tests, made by bench.runner with the PCA method, PCA variants (`--set`), a PCA
+subclass whose name needs LaTeX escaping, and a second (harder) synthetic data set."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+from bench import registry, runner
+from bench.datasets.synthetic import SyntheticDataset, SyntheticOptions
+from bench.methods.pca.detector import PCADetector
+
+ODD_METHOD = "pca_v2 100%"  # an underscore, a space and a percent sign: all need escaping in LaTeX
+HARD_DATASET = "synthetic_hard"
+DATA = {"data.n_normal": "40", "data.unlabeled_size": "0", "data.n_val": "16", "data.n_test": "24",
+        "data.generate_size": "64", "data.size": "32"}
+
+
+class OddNamePCA(PCADetector):
+    """PCA under a name with LaTeX special characters."""
+
+    name = ODD_METHOD
+
+
+@dataclasses.dataclass(frozen=True)
+class HardOptions(SyntheticOptions):
+    difficulty: Literal["easy", "medium", "hard"] = "hard"
+
+
+class HardSynthetic(SyntheticDataset):
+    """The synthetic data set with faint opacities, as a second data set."""
+
+    name = HARD_DATASET
+    options_class = HardOptions
+
+
+@contextlib.contextmanager
+def registered() -> Iterator[None]:
+    """Register the test method and data set for the duration (removed again so other tests never see them)."""
+    registry.methods.register(ODD_METHOD, OddNamePCA, in_all=False)
+    registry.datasets.register(HARD_DATASET, HardSynthetic)
+    try:
+        yield
+    finally:
+        registry.methods._entries.pop(ODD_METHOD, None)  # no public unregister: test-only cleanup
+        registry.datasets._entries.pop(HARD_DATASET, None)
+
+
+def run(runs: Path, method: str, dataset: str, seeds: list[int], *, preset: str = "paper",
+        sets: dict[str, str] | None = None, threshold: str | None = None) -> list[Path]:
+    """Train and score through the runner exactly as `bench run` does; the run folders."""
+    specs = runner.plan([method], dataset, seeds, preset, {**DATA, **(sets or {})}, threshold)
+    cls = registry.get_dataset(dataset)
+    prepared = cls(None, cls.make_options(specs[0].data_overrides)).prepare()
+    outcomes = [runner.execute(spec, prepared, runs, device="cpu") for spec in specs]
+    assert all(o.status == "complete" for o in outcomes), [o.error for o in outcomes]
+    return [o.folder for o in outcomes]
+
+
+def make_tree(runs: Path) -> dict[str, list[Path]]:
+    """The shared tree: which folders hold what, by a short name."""
+    return {
+        "pca": run(runs, "pca", "synthetic", [0, 1]),
+        "pca4": run(runs, "pca", "synthetic", [0, 1, 2], sets={"n_components": "4", "max_train_images": "30"}),
+        "oracle": run(runs, "pca", "synthetic", [0], sets={"n_components": "2"}, threshold="test-oracle-f1"),
+        "odd": run(runs, ODD_METHOD, "synthetic", [0, 1], sets={"n_components": "8"}),
+        "hard_pca": run(runs, "pca", HARD_DATASET, [0, 1]),
+        "hard_odd": run(runs, ODD_METHOD, HARD_DATASET, [0], sets={"n_components": "8"}),
+    }
+
+
+def copy_runs(folders: list[Path], source_root: Path, target_root: Path) -> None:
+    """Copy run folders (as from another machine) into another tree, keeping <dataset>/<method>/<run-id>."""
+    for folder in folders:
+        shutil.copytree(folder, target_root / folder.relative_to(source_root))
