@@ -137,7 +137,10 @@ class ChestXray14Dataset(DatasetAdapter):
                          "no PNG files found under images*/")
         if not labels.is_file():
             return found
-        header = pd.read_csv(labels, nrows=0).columns.str.strip()
+        try:
+            header = pd.read_csv(labels, nrows=0).columns.str.strip()
+        except (ValueError, UnicodeDecodeError) as exc:  # pandas' parser errors are ValueErrors
+            return found + [f"cannot read {labels} as CSV: {exc}"]
         absent = [c for c in COLUMNS if c not in header]
         if absent:
             return found + [f"{labels} lacks column(s) {', '.join(absent)}"]

@@ -137,6 +137,12 @@ def test_missing_images_and_columns_are_named(tree):
         adapter(tree).verify()
 
 
+def test_an_unreadable_label_file_is_named(tree):
+    (tree / "Data_Entry_2017.csv").write_bytes(b"")
+    with pytest.raises(DataError, match="cannot read .*Data_Entry_2017.csv as CSV"):
+        adapter(tree).verify()
+
+
 def test_a_short_single_finding_pool_is_an_error_and_with_allow_short_every_split_shrinks(tree):
     asked = r"the protocol asks for 10 images \(6 test, 2 val, 2 train_unlabeled\)"
     with pytest.raises(DataError, match=rf"PA single-finding pool: {asked} but the pool holds 9 \(1 short\)"
