@@ -161,3 +161,11 @@ datasets.register("covidx", "bench.datasets.covidx:COVIDxDataset",
                   summary="COVIDx CXR (COVID-Net): normal vs COVID-19 chest X-rays, HealthyGAN protocol")
 datasets.register("chestxray14", "bench.datasets.chestxray14:ChestXray14Dataset",
                   summary="NIH ChestX-ray14: PA views, No Finding vs one finding, HealthyGAN protocol")
+datasets.register("rsna", "bench.datasets.rsna:RSNADataset",
+                  summary="RSNA Pneumonia chest X-rays: Normal vs Lung Opacity, Med-AD protocol (DDAD/SAGAN)")
+datasets.register("vindr", "bench.datasets.vindr:VinDrCXRDataset",
+                  summary="VinDr-CXR chest X-rays: No finding vs any finding, Med-AD protocol (DDAD/SAGAN)")
+datasets.register("lag", "bench.datasets.lag:LAGDataset",
+                  summary="LAG fundus photographs (RGB): non-glaucoma vs glaucoma, Med-AD protocol (DDAD/SAGAN)")
+datasets.register("medad", "bench.datasets.medad:MedADDataset",
+                  summary="any DDAD/MedIAnomaly Med-AD tree (images/ + data.json), split as data.json lists")

@@ -1,8 +1,15 @@
-"""Decoding image files to uint8 arrays: Pillow for PNG/JPEG, pydicom for DICOM (modality LUT, VOI window,
-MONOCHROME1 inversion); then a centre square crop and resize to the protocol's size."""
+"""Decoding image files to uint8 arrays: Pillow for PNG/JPEG, pydicom for DICOM; then a centre square crop and
+resize to the protocol's size.
+
+DICOM, as a radiologist would see it: modality LUT (rescale slope/intercept), VOI LUT or window where the file
+has one, min-max to uint8, MONOCHROME1 inverted. Compressed transfer syntaxes are decoded by whichever
+pydicom plugin is installed: RLE natively, JPEG baseline and JPEG 2000 by Pillow, JPEG Lossless, JPEG-LS and
+12-bit JPEG by python-gdcm. A file that cannot be decoded raises DataError naming it and what is missing.
+"""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +18,9 @@ from PIL import Image
 from bench.errors import DataError
 
 DICOM_SUFFIXES = {".dcm", ".dicom"}
+PLAIN_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
+DECODER_HINT = ("install python-gdcm (`pip install python-gdcm`) or pylibjpeg with its plugins "
+                "(`pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg`)")
 
 
 def to_uint8(pixels: np.ndarray) -> np.ndarray:
@@ -22,21 +32,69 @@ def to_uint8(pixels: np.ndarray) -> np.ndarray:
     return np.round((pixels - low) / (high - low) * 255.0).astype(np.uint8)
 
 
+def is_dicom(path: Path) -> bool:
+    """A `.dcm`/`.dicom` file, or any file without a plain image suffix that carries the DICM magic bytes."""
+    suffix = path.suffix.lower()
+    if suffix in DICOM_SUFFIXES:
+        return True
+    if suffix in PLAIN_IMAGE_SUFFIXES:
+        return False
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(128)
+            return handle.read(4) == b"DICM"
+    except OSError:
+        return False
+
+
+def _check_decoder(dataset, path: Path) -> None:
+    """Raise a DataError naming the file when its transfer syntax has no installed decoder."""
+    from pydicom.pixels import get_decoder
+
+    syntax = dataset.file_meta.get("TransferSyntaxUID")
+    if syntax is None or not syntax.is_transfer_syntax or not syntax.is_compressed:
+        return
+    try:
+        decoder = get_decoder(syntax)
+    except NotImplementedError:
+        raise DataError(f"cannot decode {path}: pydicom has no decoder for its transfer syntax "
+                        f"{syntax.name} ({syntax}); convert the file (e.g. with gdcmconv --raw)") from None
+    if not decoder.is_available:
+        raise DataError(f"cannot decode {path}: its transfer syntax {syntax.name} needs a decoder that is "
+                        f"not installed; {DECODER_HINT}")
+
+
+def _windowed(pixels: np.ndarray, dataset) -> np.ndarray:
+    """Modality LUT (rescale slope/intercept), then the first VOI LUT or window where the file has one."""
+    from pydicom.pixels import apply_modality_lut, apply_voi_lut
+
+    pixels = apply_modality_lut(pixels, dataset)
+    if "VOILUTSequence" in dataset or ("WindowCenter" in dataset and "WindowWidth" in dataset):
+        # a malformed window (e.g. width 0) is ignored: the full range is shown instead
+        with contextlib.suppress(ValueError, TypeError, IndexError):
+            pixels = apply_voi_lut(pixels, dataset, index=0)
+    return pixels
+
+
 def read_dicom(path: Path) -> np.ndarray:
     """A DICOM file as a 2-D (grayscale) or (H, W, 3) uint8 array, displayed as a radiologist would see it."""
     import pydicom
-    from pydicom.pixels import apply_modality_lut, apply_voi_lut
+    from pydicom.errors import InvalidDicomError
 
-    dataset = pydicom.dcmread(path)
+    try:
+        dataset = pydicom.dcmread(path)
+    except InvalidDicomError:
+        dataset = pydicom.dcmread(path, force=True)  # written without the 128-byte preamble and DICM prefix
+    if "PixelData" not in dataset:
+        raise DataError(f"{path} is a DICOM file without pixel data (not an image)")
+    _check_decoder(dataset, path)
     pixels = dataset.pixel_array
-    if pixels.ndim == 3 and getattr(dataset, "SamplesPerPixel", 1) == 1:
+    samples = int(getattr(dataset, "SamplesPerPixel", 1))
+    if int(getattr(dataset, "NumberOfFrames", 1) or 1) > 1:
         pixels = pixels[0]  # multi-frame: the first frame
-    if getattr(dataset, "SamplesPerPixel", 1) == 3:
-        return to_uint8(pixels)
-    pixels = apply_modality_lut(pixels, dataset)
-    if "WindowCenter" in dataset or "VOILUTSequence" in dataset:
-        pixels = apply_voi_lut(pixels, dataset)
-    image = to_uint8(pixels)
+    if samples == 3:  # colour (pydicom converts YBR to RGB)
+        return pixels if pixels.dtype == np.uint8 else to_uint8(pixels)
+    image = to_uint8(_windowed(pixels, dataset))
     if str(getattr(dataset, "PhotometricInterpretation", "")).upper() == "MONOCHROME1":
         image = 255 - image  # MONOCHROME1 shows low values as white
     return image
@@ -46,15 +104,18 @@ def read_image(path: Path) -> np.ndarray:
     """A file as uint8, (H, W) or (H, W, 3); an unreadable file raises DataError naming it."""
     path = Path(path)
     try:
-        if path.suffix.lower() in DICOM_SUFFIXES:
+        if is_dicom(path):
             return read_dicom(path)
         with Image.open(path) as image:
             image.load()
-            if image.mode in ("I;16", "I;16B", "I", "F"):
+            if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
                 return to_uint8(np.asarray(image))
-            return np.asarray(image.convert("RGB" if image.mode in ("RGB", "RGBA", "P", "CMYK") else "L"))
+            colour = image.mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr")
+            return np.asarray(image.convert("RGB" if colour else "L"))
     except FileNotFoundError:
         raise DataError(f"missing image file: {path}") from None
+    except DataError:
+        raise
     except Exception as exc:  # any decoder failure is a corrupt file from the user's point of view
         raise DataError(f"cannot read image {path}: {type(exc).__name__}: {exc}") from exc
 
@@ -68,7 +129,8 @@ def centre_square(image: np.ndarray) -> np.ndarray:
 
 
 def load_image(path: Path, size: int, channels: int, *, crop_top: float = 0.0) -> np.ndarray:
-    """Decode, optionally drop the top `crop_top` fraction of rows, centre-crop square, resize: (C, size, size) uint8."""
+    """Decode, optionally drop the top `crop_top` fraction of rows, centre-crop square, resize:
+    (C, size, size) uint8."""
     image = read_image(path)
     if crop_top > 0:
         image = image[int(round(image.shape[0] * crop_top)) :]

@@ -1,0 +1,84 @@
+"""VinDr-CXR (the VinBigData Chest X-ray Abnormalities Detection training set) with the Med-AD protocol.
+
+An image is normal when every radiologist's row in train.csv says "No finding" (10,606 of the 15,000),
+abnormal otherwise (4,394). The Med-AD counts use all 15,000: 4,000 known normals, an unlabeled pool of 5,606
+normal + 3,394 abnormal, and 1,000 + 1,000 test images; the unlabeled training set is 4,000 images at anomaly
+ratio 0.6. Images may be the original DICOM files or PNG/JPEG exports with the same names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from bench.datasets import medad_format
+from bench.datasets.medad_protocol import MedADOptions, MedADProtocolDataset, read_label_csv
+
+IMAGES = "train"
+LABELS = "train.csv"
+NO_FINDING = "No finding"
+# Preferred first when one image id has several files (a DICOM and its PNG export).
+SUFFIXES = (".dicom", ".dcm", ".png", ".jpg", ".jpeg")
+
+
+@dataclasses.dataclass(frozen=True)
+class VinDrOptions(MedADOptions):
+    """The Med-AD protocol's VinDr-CXR counts (scale them down with `--set data.<key>=<n>`)."""
+
+    n_normal: int | None = 4000
+    pool_normal: int | None = 5606
+    pool_abnormal: int | None = 3394
+    unlabeled_size: int | None = 4000
+    n_test: int | None = 1000
+
+
+class VinDrCXRDataset(MedADProtocolDataset):
+    """VinDr-CXR chest radiographs, "No finding" vs any finding."""
+
+    name = "vindr"
+    summary = "VinDr-CXR chest X-rays: No finding vs any finding (Med-AD protocol, 64 px)"
+    source = ("https://www.kaggle.com/c/vinbigdata-chest-xray-abnormalities-detection (accept the rules, "
+              "then `kaggle competitions download -c vinbigdata-chest-xray-abnormalities-detection` and "
+              "unzip; also on PhysioNet: https://physionet.org/content/vindr-cxr/)")
+    layout = (f"  {IMAGES}/<image_id>.dicom (or .dcm, or a .png/.jpg export)\n"
+              f"  {LABELS}   (image_id, class_name, class_id, rad_id, x_min, y_min, x_max, y_max)\n"
+              f"or a Med-AD tree (DDAD's preprocessed VinDr-CXR):\n{medad_format.LAYOUT}")
+    image_size = 64
+    channels = 1
+    options_class = VinDrOptions
+    official_marks = (IMAGES, LABELS)
+
+    def official_problems(self, root: Path) -> list[str]:
+        problems = [f"missing {kind} {root / name}" for name, kind in ((IMAGES, "folder"), (LABELS, "file"))
+                    if not (root / name).exists()]
+        table = read_label_csv(root / LABELS, ("image_id", "class_name"), problems)
+        if table is None or not (root / IMAGES).is_dir():
+            return problems
+        files = _image_files(root)
+        missing = [f"missing image {root / IMAGES / image_id}.dicom (or .dcm/.png/.jpg)"
+                   for image_id in table["image_id"].unique() if image_id not in files]
+        return problems + medad_format.named(missing, what="missing images")
+
+    def official_images(self, root: Path) -> pd.DataFrame:
+        table = pd.read_csv(root / LABELS, dtype=str, keep_default_na=False)
+        abnormal = (table["class_name"] != NO_FINDING).groupby(table["image_id"], sort=True).any()
+        files = _image_files(root)
+        return pd.DataFrame({"id": abnormal.index, "path": [f"{IMAGES}/{files[i]}" for i in abnormal.index],
+                             "label": abnormal.to_numpy().astype(int)})
+
+
+def _image_files(root: Path) -> dict[str, str]:
+    """image id -> file name under train/, preferring DICOM where an id has several files."""
+    rank = {suffix: i for i, suffix in enumerate(SUFFIXES)}
+    files: dict[str, str] = {}
+    for name in os.listdir(root / IMAGES):
+        stem, suffix = os.path.splitext(name)
+        suffix = suffix.lower()
+        if suffix not in rank:
+            continue
+        if stem not in files or rank[suffix] < rank[os.path.splitext(files[stem])[1].lower()]:
+            files[stem] = name
+    return files
