@@ -38,7 +38,6 @@ from bench.errors import BenchError
 
 CLASSES = {"normal": "normal", "negative": "negative", "pneumonia": "pneumonia", "covid-19": "COVID-19",
            "positive": "positive"}
-ABNORMAL = {"COVID-19", "positive"}
 MAX_LISTED = 20  # missing images / malformed lines named one by one before the rest are counted
 
 
