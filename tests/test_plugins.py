@@ -1,0 +1,49 @@
+"""Third-party plugins join through entry points (groups `bench.methods` / `bench.datasets`), as a pip-installed
+package would: a real dist-info folder on the path, read by importlib.metadata in a fresh process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+PLUGIN = textwrap.dedent('''
+    import dataclasses
+    from bench.methods.pca.detector import PCADetector, PCAConfig
+
+    class TinyPCA(PCADetector):
+        """PCA with 3 components, shipped by a third-party package."""
+        name = "tinypca"
+        presets = {p: PCAConfig(n_components=3) for p in ("paper", "fast", "smoke")}
+''')
+
+
+def install_fake_distribution(site: Path) -> None:
+    (site / "tinyplugin.py").write_text(PLUGIN)
+    info = site / "tinyplugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: tinyplugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[bench.methods]\ntinypca = tinyplugin:TinyPCA\n")
+
+
+def test_entry_point_plugin_is_listed_and_runs(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    install_fake_distribution(site)
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    listing = subprocess.run([sys.executable, "-m", "bench.cli", "list"], capture_output=True, text=True, env=env,
+                             check=True).stdout
+    assert "tinypca" in listing and "plugin tinyplugin 0.1" in listing
+    runs = tmp_path / "runs"
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.cli", "run", "--methods", "tinypca", "--dataset", "synthetic",
+         "--root", str(tmp_path / "data"), "--preset", "smoke", "--runs", str(runs),
+         "--set", "data.n_normal=30", "--set", "data.unlabeled_size=0", "--set", "data.n_val=5",
+         "--set", "data.n_test=8", "--set", "data.generate_size=64"],
+        capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    (record,) = runs.glob("synthetic/tinypca/*/run.json")
+    assert json.loads(record.read_text())["config"]["n_components"] == 3
