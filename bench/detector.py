@@ -22,7 +22,7 @@ from bench.progress import Progress
 try:  # Python 3.11+
     from typing import Self
 except ImportError:  # pragma: no cover
-    from typing_extensions import Self
+    from typing import Self
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -177,7 +177,6 @@ def bootstrap_ci(
     n_resamples: int = 1000,
     level: float = 0.95,
     seed: int = 0,
-    policy: ThresholdPolicy | None = None,
     threshold: float | None = None,
 ) -> dict[str, tuple[float, float]]:
     """Percentile CIs for AUC and AP (and, with a fixed `threshold`, F1/precision/recall/specificity) from
@@ -192,7 +191,8 @@ def bootstrap_ci(
     index = np.concatenate([pos, neg], axis=1)
     sample_labels = labels[index]
     sample_scores = scores[index]
-    out = {"auc": bounds(bootstrap_auc(scores[pos], scores[neg])), "ap": bounds(bootstrap_ap(sample_labels, sample_scores))}
+    out = {"auc": bounds(bootstrap_auc(scores[pos], scores[neg])),
+           "ap": bounds(bootstrap_ap(sample_labels, sample_scores))}
     if threshold is not None:
         predicted = sample_scores >= threshold
         positive = sample_labels == 1

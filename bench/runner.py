@@ -107,7 +107,7 @@ def execute(spec: RunSpec, prepared: PreparedData, runs_root: Path, *, device: s
     if force and folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     record: dict[str, Any] = {
         "schema": SCHEMA_VERSION, "status": "running", "run_id": spec.run_id, "method": spec.method,
         "dataset": spec.dataset, "seed": spec.seed, "preset": spec.preset, "overrides": dict(spec.overrides),
@@ -124,7 +124,7 @@ def execute(spec: RunSpec, prepared: PreparedData, runs_root: Path, *, device: s
         raise
     except Exception as exc:  # noqa: BLE001 - every failure is recorded with its traceback, never as NaN metrics
         record.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
-    record["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    record["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     atomic_write_json(folder / "run.json", record)
     return RunOutcome(spec, folder, record["status"], record.get("metrics"), record.get("error"))
 

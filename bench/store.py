@@ -112,8 +112,8 @@ def check_writable(runs_root: Path) -> None:
     runs_root = Path(runs_root)
     try:
         runs_root.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=runs_root, prefix=".write-test-", delete=True)
-        probe.close()
+        with tempfile.NamedTemporaryFile(dir=runs_root, prefix=".write-test-"):
+            pass
     except OSError as exc:
         raise BenchError(f"cannot write to the runs folder {runs_root}: {exc.strerror or exc}; "
                          "choose another with --runs PATH") from None

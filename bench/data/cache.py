@@ -47,8 +47,6 @@ def build_image_cache(
 
     Every unreadable file is collected and reported together, by name; nothing is dropped silently.
     """
-    from bench.data.decode import load_image
-
     images_path = target / "images.npy"
     done_path = target / "complete.json"
     if done_path.exists() and images_path.exists():
@@ -59,20 +57,7 @@ def build_image_cache(
     partial = target / f"images.{os.getpid()}.npy.partial"
     out = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=(len(manifest), channels, size, size))
     paths = [Path(p) if Path(p).is_absolute() else root / p for p in manifest["path"]]
-    failures: list[str] = []
-
-    def decode(index: int) -> None:
-        try:
-            out[index] = load_image(paths[index], size, channels, crop_top=crop_top)
-        except DataError as exc:
-            failures.append(str(exc))
-
-    progress = progress or Progress()
-    with ThreadPoolExecutor(max_workers=workers or min(8, (os.cpu_count() or 2) + 2)) as pool, progress.task(
-        f"decode {len(paths)} images", total=len(paths)
-    ) as bar:
-        for _ in pool.map(decode, range(len(paths))):
-            bar.advance(1)
+    failures = _decode_into(out, paths, size, channels, crop_top, progress or Progress(), workers)
     if failures:
         del out
         partial.unlink(missing_ok=True)
@@ -86,3 +71,24 @@ def build_image_cache(
     manifest.to_csv(target / "manifest.csv", index=False)
     done_path.write_text(json.dumps({"n": len(manifest), "size": size, "channels": channels}))
     return np.load(images_path, mmap_mode="r")
+
+
+def _decode_into(out: np.ndarray, paths: list[Path], size: int, channels: int, crop_top: float,
+                 progress: Progress, workers: int | None) -> list[str]:
+    """Decode `paths[i]` into `out[i]` on a thread pool (decoders release the GIL); returns the failures."""
+    from bench.data.decode import load_image
+
+    failures: list[str] = []
+
+    def decode(index: int) -> None:
+        try:
+            out[index] = load_image(paths[index], size, channels, crop_top=crop_top)
+        except DataError as exc:
+            failures.append(str(exc))
+
+    with ThreadPoolExecutor(max_workers=workers or min(8, (os.cpu_count() or 2) + 2)) as pool, progress.task(
+        f"decode {len(paths)} images", total=len(paths)
+    ) as bar:
+        for _ in pool.map(decode, range(len(paths))):
+            bar.advance(1)
+    return failures
