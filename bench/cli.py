@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bench.errors import BenchError
@@ -163,7 +164,7 @@ def data_verify(dataset: Annotated[str, typer.Argument(help="Data set name.")], 
     try:
         manifest = validate_manifest(adapter.manifest(), dataset=dataset)
     except DataError as exc:
-        err_console.print(f"[red]{dataset}: verification failed[/red]\n{exc}", markup=True, highlight=False)
+        err_console.print(f"[red]{dataset}: verification failed[/red]\n{escape(str(exc))}", highlight=False)
         raise typer.Exit(1) from None
     ok = _print_counts(adapter, split_counts(manifest), f"{dataset} at {adapter.root}: layout OK")
     if not ok:
@@ -187,23 +188,79 @@ def _print_counts(adapter, counts, title: str) -> bool:
     return ok
 
 
+RunsTreesOption = Annotated[list[Path] | None, typer.Option(
+    "--runs", help="Folder of run records; repeat to merge trees copied from other machines "
+    "[default: results/runs].")]
+
+
 @app.command("report")
 def report_command(
-    dataset: Annotated[str, typer.Option("--dataset", help="Data set(s), comma-separated.")],
-    runs: RunsOption = Path("results/runs"),
-    fmt: Annotated[str, typer.Option("--format", help="md (more formats: see the reports issue)")] = "md",
+    dataset: Annotated[str, typer.Option("--dataset", help="Data set(s), comma-separated (side by side).")],
+    runs: RunsTreesOption = None,
+    fmt: Annotated[str, typer.Option("--format", help="latex | md | csv | html")] = "md",
+    standalone: Annotated[bool, typer.Option("--standalone", help="A complete document (LaTeX: pdflatex "
+                                             "compiles it; HTML: a page).")] = False,
+    metrics: Annotated[str | None, typer.Option("--metrics", help="Comma-separated, from auc, ap, f1, "
+                                                "precision, recall, specificity [default: all].")] = None,
+    ci: Annotated[bool, typer.Option("--ci", help="Mean with a 95% bootstrap CI instead of ± std.")] = False,
+    compare: Annotated[str | None, typer.Option("--compare", help="Methods to test pairwise (DeLong, "
+                                                "same test images), e.g. healthygan,sagan.")] = None,
+    layout: Annotated[str, typer.Option("--layout", help="rows: methods as rows | columns")] = "rows",
+    methods: Annotated[str | None, typer.Option("--methods", help="Only these methods.")] = None,
+    digits: Annotated[int, typer.Option("--digits", help="Decimals.")] = 3,
 ) -> None:
-    """Tables of mean ± std over seeds from run records."""
-    from bench.report.collect import aggregate, runs_frame
-    from bench.report.markdown import markdown_table
+    """Results tables from run records (nothing is retrained): best bold, second underlined."""
+    from bench.report.names import parse_metrics, split_names
+    from bench.report.report import ReportOptions, report
 
-    datasets = [d.strip() for d in dataset.split(",") if d.strip()]
-    frame = runs_frame(runs, datasets)
-    if frame.empty:
-        raise BenchError(f"no complete runs for {', '.join(datasets)} under {runs}; run `bench run` first")
-    if fmt != "md":
-        raise BenchError(f"--format {fmt!r} is not supported; use md")
-    sys.stdout.write(markdown_table(aggregate(frame)))
+    options = ReportOptions(datasets=split_names(dataset), fmt=fmt, layout=layout,
+                            metrics=parse_metrics(metrics), ci=ci, standalone=standalone,
+                            compare=split_names(compare), methods=split_names(methods), digits=digits)
+    sys.stdout.write(report(runs or [Path("results/runs")], options))
+
+
+@app.command("plot")
+def plot_command(
+    dataset: Annotated[str, typer.Option("--dataset", help="Data set(s), comma-separated.")],
+    runs: RunsTreesOption = None,
+    to: Annotated[Path, typer.Option("--to", help="Output folder.")] = Path("results/figures"),
+    examples: Annotated[int, typer.Option("--examples", help="Normal and abnormal images each in the "
+                                          "example grid.")] = 3,
+) -> None:
+    """ROC and PR curves, score histograms and example anomaly maps (PNG + PDF) from run records."""
+    from bench.report.figures import write_figures
+    from bench.report.names import split_names
+
+    for name in split_names(dataset):
+        for path in write_figures(runs or [Path("results/runs")], name, to, per_class=examples):
+            console.print(str(path), highlight=False)
+
+
+@app.command("leaderboard")
+def leaderboard_command(
+    runs: RunsTreesOption = None,
+    to: Annotated[Path, typer.Option("--to", help="Output folder.")] = Path("results"),
+    reported: Annotated[Path | None, typer.Option("--reported", help="The papers' numbers "
+                                                  "[default: TO/reported.csv].")] = None,
+) -> None:
+    """Write leaderboard.md/.csv/.tex: one row per (data set, method) beside the papers' numbers."""
+    from bench.report.leaderboard_files import write_leaderboard
+
+    for path in write_leaderboard(runs or [Path("results/runs")], to, reported):
+        console.print(str(path), highlight=False)
+
+
+@app.command("compare")
+def compare_command(
+    run_a: Annotated[Path, typer.Argument(help="Run folder (or its run.json).")],
+    run_b: Annotated[Path, typer.Argument(help="Run folder (or its run.json).")],
+    show_all: Annotated[bool, typer.Option("--all", help="Also what did not change.")] = False,
+) -> None:
+    """Two runs side by side: what changed (config, data, threshold) and what it did (metrics, DeLong)."""
+    from bench.report.compare import compare_runs, section_tables
+
+    for table in section_tables(compare_runs(run_a, run_b, show_all=show_all)):
+        console.print(table)
 
 
 def main() -> None:
@@ -211,7 +268,7 @@ def main() -> None:
     try:
         exit_code = app(standalone_mode=False)  # without standalone mode, click returns typer.Exit's code
     except BenchError as exc:
-        err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+        err_console.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False)
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

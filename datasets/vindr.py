@@ -48,6 +48,7 @@ class VinDrCXRDataset(MedADProtocolDataset):
               f"or a Med-AD tree (DDAD's preprocessed VinDr-CXR):\n{medad_format.LAYOUT}")
     image_size = 64
     channels = 1
+    square = "squash"  # DDAD resized whole (non-square) radiographs to 64 x 64; its Med-AD PNGs are square already
     options_class = VinDrOptions
     official_marks = (IMAGES, LABELS)
 

@@ -10,7 +10,7 @@ from sklearn.metrics import roc_auc_score
 
 from bench.data.cache import build_image_cache
 from bench.data.decode import load_image, to_uint8
-from bench.data.manifest import draw, manifest_hash, validate_manifest
+from bench.data.manifest import draw, manifest_hash, row_order_hash, validate_manifest
 from bench.datasets.synthetic import SyntheticDataset
 from bench.detector import ImageSet, TrainData
 from bench.errors import DataError
@@ -34,11 +34,13 @@ def test_manifest_rejects_unknown_splits_and_duplicate_ids():
         validate_manifest(manifest([("a", "a.png", 0, "test"), ("a", "b.png", 1, "test")]), dataset="x")
 
 
-def test_manifest_hash_ignores_paths_but_not_labels_or_splits():
+def test_manifest_hash_ignores_paths_and_order_but_not_labels_or_splits():
     base = manifest([("a", "/x/a.png", 0, "test"), ("b", "/x/b.png", 1, "test")])
     moved = base.assign(path=["/y/a.png", "/y/b.png"])
     relabelled = base.assign(label=[1, 0])
     assert manifest_hash(base, dataset="d") == manifest_hash(moved, dataset="d")
+    assert manifest_hash(base, dataset="d") == manifest_hash(base.iloc[::-1], dataset="d")
+    assert row_order_hash(base) != row_order_hash(base.iloc[::-1]), "the image cache must see the order"
     assert manifest_hash(base, dataset="d") != manifest_hash(relabelled, dataset="d")
     assert manifest_hash(base, dataset="d") != manifest_hash(base, dataset="e")
 
@@ -66,6 +68,15 @@ def test_load_image_crops_square_and_resizes(tmp_path):
     assert out.shape == (1, 16, 16) and out.min() == 255
     rgb = load_image(tmp_path / "wide.png", 16, 3)
     assert rgb.shape == (3, 16, 16)
+
+
+def test_squash_keeps_the_whole_image(tmp_path):
+    pixels = np.zeros((40, 80), np.uint8)
+    pixels[:, :10] = 255  # a white band at the left edge, outside the centre square
+    Image.fromarray(pixels).save(tmp_path / "wide.png")
+    assert load_image(tmp_path / "wide.png", 16, 1, square="crop").max() == 0
+    squashed = load_image(tmp_path / "wide.png", 16, 1, square="squash")
+    assert squashed.shape == (1, 16, 16) and squashed[0, :, 0].min() == 255
 
 
 def test_corrupt_and_missing_images_are_all_named(tmp_path):

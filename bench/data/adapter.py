@@ -14,7 +14,7 @@ import pandas as pd
 
 from bench.config import apply_overrides, config_to_dict
 from bench.data.cache import build_image_cache, cache_dir
-from bench.data.manifest import SPLITS, manifest_hash, split_counts, validate_manifest
+from bench.data.manifest import SPLITS, manifest_hash, row_order_hash, split_counts, validate_manifest
 from bench.detector import ImageSet
 from bench.errors import DataError
 from bench.progress import Progress
@@ -64,6 +64,7 @@ class DatasetAdapter(ABC):
     image_size: ClassVar[int] = 64
     channels: ClassVar[int] = 1
     crop_top: ClassVar[float] = 0.0
+    square: ClassVar[str] = "crop"  # how non-square images become square: "crop" (centre) or "squash" (resize)
     options_class: ClassVar[type] = DataOptions
 
     def __init__(self, root: Path | str | None = None, options: Any | None = None) -> None:
@@ -141,9 +142,10 @@ class DatasetAdapter(ABC):
         manifest = self.manifest()
         split_id = manifest_hash(manifest, dataset=self.name)
         root = self.require_root()
-        target = cache_dir(self.name, split_id, self.size, self.channels, self.crop_top, root)
+        target = cache_dir(self.name, row_order_hash(manifest), self.size, self.channels, self.crop_top, root,
+                           self.square)
         images = build_image_cache(manifest, root, target, size=self.size, channels=self.channels,
-                                   crop_top=self.crop_top, progress=progress)
+                                   crop_top=self.crop_top, square=self.square, progress=progress)
         return PreparedData(self.name, manifest, split_id, self.size, self.channels, images,
                             config_to_dict(self.options))
 

@@ -23,13 +23,15 @@ def cache_root() -> Path:
     return Path(os.environ.get("BENCH_CACHE", Path.home() / ".cache" / "bench")).expanduser()
 
 
-def cache_dir(dataset: str, split_id: str, size: int, channels: int, crop_top: float = 0.0,
-              root: Path | None = None) -> Path:
-    """The cache folder of one (manifest, data root, size, channels, crop) combination. The root is part of the
-    key because the split identity ignores paths: two copies of a data set in different formats must not share."""
+def cache_dir(dataset: str, manifest_key: str, size: int, channels: int, crop_top: float = 0.0,
+              root: Path | None = None, square: str = "crop") -> Path:
+    """The cache folder of one (manifest rows in order, data root, size, channels, crop, squaring) combination.
+    The root is part of the key because the split identity ignores paths: two copies of a data set in different
+    formats must not share decoded images."""
     crop = f"-crop{crop_top:g}" if crop_top else ""
+    crop += "-squash" if square == "squash" else ""
     where = hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:8] if root is not None else "noroot"
-    return cache_root() / dataset / f"{split_id}-{where}-{size}px-{channels}ch{crop}"
+    return cache_root() / dataset / f"{manifest_key}-{where}-{size}px-{channels}ch{crop}"
 
 
 def build_image_cache(
@@ -40,6 +42,7 @@ def build_image_cache(
     size: int,
     channels: int,
     crop_top: float = 0.0,
+    square: str = "crop",
     progress: Progress | None = None,
     workers: int | None = None,
 ) -> np.ndarray:
@@ -57,7 +60,7 @@ def build_image_cache(
     partial = target / f"images.{os.getpid()}.npy.partial"
     out = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=(len(manifest), channels, size, size))
     paths = [Path(p) if Path(p).is_absolute() else root / p for p in manifest["path"]]
-    failures = _decode_into(out, paths, size, channels, crop_top, progress or Progress(), workers)
+    failures = _decode_into(out, paths, size, channels, crop_top, square, progress or Progress(), workers)
     if failures:
         del out
         partial.unlink(missing_ok=True)
@@ -73,7 +76,7 @@ def build_image_cache(
     return np.load(images_path, mmap_mode="r")
 
 
-def _decode_into(out: np.ndarray, paths: list[Path], size: int, channels: int, crop_top: float,
+def _decode_into(out: np.ndarray, paths: list[Path], size: int, channels: int, crop_top: float, square: str,
                  progress: Progress, workers: int | None) -> list[str]:
     """Decode `paths[i]` into `out[i]` on a thread pool (decoders release the GIL); returns the failures."""
     from bench.data.decode import load_image
@@ -82,7 +85,7 @@ def _decode_into(out: np.ndarray, paths: list[Path], size: int, channels: int, c
 
     def decode(index: int) -> None:
         try:
-            out[index] = load_image(paths[index], size, channels, crop_top=crop_top)
+            out[index] = load_image(paths[index], size, channels, crop_top=crop_top, square=square)
         except DataError as exc:
             failures.append(str(exc))
 

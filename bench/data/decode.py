@@ -128,13 +128,16 @@ def centre_square(image: np.ndarray) -> np.ndarray:
     return image[top : top + side, left : left + side]
 
 
-def load_image(path: Path, size: int, channels: int, *, crop_top: float = 0.0) -> np.ndarray:
-    """Decode, optionally drop the top `crop_top` fraction of rows, centre-crop square, resize:
-    (C, size, size) uint8."""
+def load_image(path: Path, size: int, channels: int, *, crop_top: float = 0.0, square: str = "crop") -> np.ndarray:
+    """Decode, optionally drop the top `crop_top` fraction of rows, make square (`crop`: the centre square;
+    `squash`: resize the whole image, as DDAD's Med-AD preprocessing does), resize: (C, size, size) uint8."""
     image = read_image(path)
     if crop_top > 0:
         image = image[int(round(image.shape[0] * crop_top)) :]
-    image = centre_square(image)
+    if square == "crop":
+        image = centre_square(image)
+    elif square != "squash":
+        raise ValueError(f"square must be crop or squash, got {square!r}")
     mode = "L" if image.ndim == 2 else "RGB"
     pil = Image.fromarray(image, mode=mode)
     if channels == 1 and mode == "RGB":

@@ -40,12 +40,18 @@ def validate_manifest(manifest: pd.DataFrame, *, dataset: str) -> pd.DataFrame:
 
 
 def manifest_hash(manifest: pd.DataFrame, *, dataset: str) -> str:
-    """12 hex digits identifying (data set, ids, labels, splits) in order; paths do not matter, so the same split
-    held at different places on different machines has the same identity."""
+    """12 hex digits identifying the split: (data set, and the set of (id, label, split) rows). Neither paths nor
+    row order matter, so the same split held at different places, or listed in another order, has one identity."""
     digest = hashlib.sha256(dataset.encode())
-    for row in manifest[["id", "label", "split"]].itertuples(index=False):
+    rows = manifest[["id", "label", "split"]].astype(str).sort_values(["split", "id"])
+    for row in rows.itertuples(index=False):
         digest.update(f"{row.id}\t{row.label}\t{row.split}\n".encode())
     return digest.hexdigest()[:12]
+
+
+def row_order_hash(manifest: pd.DataFrame) -> str:
+    """12 hex digits of the ids in row order: the image cache stores images in that order."""
+    return hashlib.sha256("\n".join(manifest["id"].astype(str)).encode()).hexdigest()[:12]
 
 
 def split_counts(manifest: pd.DataFrame) -> dict[str, dict[int, int]]:

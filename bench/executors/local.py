@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.markup import escape
+
 from bench.data.adapter import PreparedData
 from bench.progress import Progress
 from bench.runner import RunOutcome, RunSpec, execute
@@ -18,7 +20,7 @@ def run_local(specs: list[RunSpec], prepared: PreparedData, runs: Path, *, devic
         progress.log(f"{spec.method} seed {spec.seed} on {spec.dataset} ({spec.preset})")
         outcome = execute(spec, prepared, runs, device=device, force=force, progress=progress)
         if outcome.status == "failed":
-            progress.log(f"[red]{spec.method} seed {spec.seed} failed: {outcome.error}[/red] "
+            progress.log(f"[red]{spec.method} seed {spec.seed} failed: {escape(str(outcome.error))}[/red] "
                          f"(traceback in {outcome.folder / 'run.json'})")
         outcomes.append(outcome)
     return outcomes
