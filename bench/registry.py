@@ -169,3 +169,43 @@ datasets.register("lag", "bench.datasets.lag:LAGDataset",
                   summary="LAG fundus photographs (RGB): non-glaucoma vs glaucoma, Med-AD protocol (DDAD/SAGAN)")
 datasets.register("medad", "bench.datasets.medad:MedADDataset",
                   summary="any DDAD/MedIAnomaly Med-AD tree (images/ + data.json), split as data.json lists")
+
+
+# anomalib baselines (issue #5): three short names with presets, and every anomalib image model as
+# `anomalib:<name>` (resolved by the adapter; listed from its static catalog, so listing imports no method code).
+def _anomalib_origin() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"anomalib {version('anomalib')}"
+    except PackageNotFoundError:
+        return "anomalib (not installed)"
+
+
+def _anomalib_members() -> list[Entry]:
+    import tomllib
+    from pathlib import Path
+
+    import bench.methods
+
+    table = tomllib.loads((Path(bench.methods.__path__[0]) / "anomalib_models" / "models.toml").read_text("utf-8"))
+    return [Entry(f"anomalib:{key}", f"bench.methods.anomalib_models.family:{key}",
+                  summary=row["summary"] if "unsupported" not in row else f"UNSUPPORTED: {row['unsupported']}",
+                  origin=_anomalib_origin(), uses_unlabeled=None if "unsupported" in row else False, in_all=False)
+            for key, row in table.items()]
+
+
+def _anomalib_member(name: str) -> Entry:
+    from bench.methods.anomalib_models.catalog import family_entry
+
+    return family_entry(name)
+
+
+for _name, _class, _summary in (
+    ("padim", "PadimDetector", "PaDiM (anomalib): a Gaussian per patch position over pretrained CNN features"),
+    ("patchcore", "PatchcoreDetector", "PatchCore (anomalib): coreset memory bank of patch features, kNN distance"),
+    ("ganomaly", "GanomalyDetector", "GANomaly (anomalib): encoder-decoder-encoder GAN, latent distance"),
+):
+    methods.register(_name, f"bench.methods.anomalib_models.detector:{_class}", summary=_summary,
+                     origin=_anomalib_origin(), uses_unlabeled=False)
+methods.register_family("anomalib", _anomalib_member, _anomalib_members)

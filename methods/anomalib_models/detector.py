@@ -1,0 +1,222 @@
+"""One generic adapter from anomalib 2.x image models to the detector contract, and the three named baselines.
+
+Training: anomalib's own `Engine.fit` on the Lightning module (training.py). Scoring: the module's pre-processing
+transform, then its torch model in eval mode, whose `pred_score` / `anomaly_map` are anomalib's raw outputs. This is
+exactly what anomalib's predict step computes, minus the post-processor (min-max normalisation, thresholds) and
+minus GANomaly's test-time running min/max: scores stay raw, per image, independent of batch size and order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from bench.data.cache import cache_root
+from bench.detector import Detector, ImageSet, TrainData
+from bench.errors import BenchError
+from bench.methods.anomalib_models import catalog
+from bench.methods.anomalib_models.config import (
+    AnomalibConfig,
+    BackboneConfig,
+    GanomalyConfig,
+    PadimConfig,
+    PatchcoreConfig,
+    model_fields,
+)
+from bench.methods.anomalib_models.data import as_anomalib_images
+
+
+def _placeholders(value: Any) -> Any:
+    """`{cache}` -> <BENCH_CACHE>/anomalib, `{empty}` -> an empty folder there (catalog argument defaults)."""
+    if not isinstance(value, str) or "{" not in value:
+        return value
+    root = cache_root() / "anomalib"
+    if value == "{empty}":
+        empty = root / "empty"
+        empty.mkdir(parents=True, exist_ok=True)
+        return str(empty)
+    return value.replace("{cache}", str(root))
+
+
+class AnomalibDetector(Detector):
+    """An anomalib image model (`model_key` in models.toml) trained and scored through anomalib."""
+
+    uses_unlabeled = False
+    model_key: ClassVar[str]
+    config_class: ClassVar[type] = AnomalibConfig
+
+    # -- building -------------------------------------------------------------------------------------------------
+    def model_kwargs(self, model_class: type) -> dict[str, Any]:
+        """Constructor arguments for the anomalib class: catalog defaults, this config's model fields, backbone,
+        `pre_trained`, batch size where the model takes it, and `model_args`."""
+        import inspect
+
+        accepted = inspect.signature(model_class.__init__).parameters
+        info = catalog.model_info(self.model_key)
+        kwargs = {k: _placeholders(v) for k, v in info.args.items()}
+        for field in model_fields(type(self.config)):
+            value = getattr(self.config, field)
+            kwargs[field] = list(value) if isinstance(value, tuple) else value
+        if isinstance(self.config, BackboneConfig) and self.config.backbone is not None:
+            kwargs["backbone"] = self.config.backbone
+        # `pre_trained` keeps anomalib's default: `pretrained=false` is enforced on every timm backbone the model
+        # builds (weights.py), which also covers models without such an argument, and records each one.
+        if "batch_size" in accepted:
+            kwargs["batch_size"] = self.config.batch_size
+        extra = getattr(self.config, "model_args", "")
+        if extra:
+            try:
+                parsed = json.loads(extra)
+            except json.JSONDecodeError as exc:
+                raise BenchError(f"model_args must be a JSON object, e.g. '{{\"flow_steps\": 4}}': {exc}") from None
+            if not isinstance(parsed, dict):
+                raise BenchError("model_args must be a JSON object, e.g. '{\"flow_steps\": 4}'")
+            kwargs.update({k: _placeholders(v) for k, v in parsed.items()})
+        return kwargs
+
+    def _build(self, image_size: tuple[int, int], *, pretrained: bool, records: list[dict[str, Any]]) -> Any:
+        from bench.methods.anomalib_models.training import anomalib_class, build_module, quiet
+        from bench.methods.anomalib_models.weights import timm_weights
+
+        model_class = anomalib_class(catalog.model_info(self.model_key).class_name)
+        weights_file = getattr(self.config, "backbone_weights", None) if pretrained else None
+        with timm_weights(self.name, pretrained, weights_file, records), quiet():
+            return build_module(model_class, self.model_kwargs(model_class), image_size)
+
+    def _input_size(self, images: ImageSet) -> tuple[int, int]:
+        info = catalog.model_info(self.model_key)
+        side = self.config.image_size or info.image_size
+        return (side, side) if side else images.size
+
+    def epochs(self) -> int:
+        """Epochs asked of the Engine: the config's, else anomalib's example config, else 100 (a model's own
+        trainer_arguments, such as PaDiM's single pass, still take precedence inside the Engine)."""
+        return self.config.epochs or catalog.model_info(self.model_key).epochs or catalog.DEFAULT_EPOCHS
+
+    # -- the contract ---------------------------------------------------------------------------------------------
+    def _fit(self, data: TrainData, val: Any | None) -> None:
+        from bench.methods.anomalib_models.training import fit_module, seeded
+
+        size = self._input_size(data.normal)
+        records: list[dict[str, Any]] = []
+        pretrained = getattr(self.config, "pretrained", True)
+        with seeded(self.seed):
+            module = self._build(size, pretrained=pretrained, records=records)
+            fit_module(module, data.normal, epochs=self.epochs(), batch_size=self.config.batch_size, seed=self.seed,
+                       device=self.device, workdir=self.workdir, progress=self.progress,
+                       description=f"{self.name} fit", val_from_train=catalog.model_info(self.model_key).val_from_train)
+        self.module_ = module.to(self.device).eval()
+        self.input_size_ = size
+        self.weights_ = records
+        self.trainer_arguments_ = {k: v for k, v in module.trainer_arguments.items()
+                                   if isinstance(v, int | float | str | bool)}
+
+    def _outputs(self, images: ImageSet) -> Iterator[Any]:
+        """anomalib's InferenceBatch for each batch of `images` (pre-processing transform, then the torch model)."""
+        module = self.module_.to(self.device).eval()
+        transform = module.pre_processor.transform if module.pre_processor is not None else None
+        step = max(1, self.config.score_batch_size)
+        for start in range(0, len(images), step):
+            batch = as_anomalib_images(images.images[start : start + step]).to(self.device)
+            if transform is not None:
+                batch = transform(batch)
+            yield module.model(batch)
+
+    def _score(self, images: ImageSet) -> np.ndarray:
+        scores = [out.pred_score.detach().reshape(-1).double().cpu() for out in self._outputs(images)]
+        return torch.cat(scores).numpy()
+
+    def _anomaly_maps(self, images: ImageSet) -> np.ndarray | None:
+        maps = []
+        for out in self._outputs(images):
+            if getattr(out, "anomaly_map", None) is None:
+                return None
+            amap = out.anomaly_map.detach().float()
+            amap = amap.reshape(amap.shape[0], 1, *amap.shape[-2:])
+            if tuple(amap.shape[-2:]) != images.size:
+                amap = torch.nn.functional.interpolate(amap, size=images.size, mode="bilinear", align_corners=False)
+            maps.append(amap[:, 0].cpu())
+        return torch.cat(maps).numpy()
+
+    def run_info(self) -> dict[str, Any]:
+        info = catalog.model_info(self.model_key)
+        return {"anomalib_model": info.class_name, "anomalib": catalog.anomalib_origin(),
+                "training_path": "anomalib Engine.fit (Lightning); scores from the torch model in eval mode, raw",
+                "input_size": list(self.input_size_),
+                "epochs": self.trainer_arguments_.get("max_epochs", self.epochs()),
+                "trainer_arguments": dict(self.trainer_arguments_), "pretrained_weights": list(self.weights_)}
+
+    # -- state ----------------------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {"module": {k: v.detach().cpu() for k, v in self.module_.state_dict().items()},
+                "input_size": list(self.input_size_), "weights": [dict(r) for r in self.weights_],
+                "trainer_arguments": dict(self.trainer_arguments_)}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        size = tuple(int(s) for s in state["input_size"])
+        module = self._build(size, pretrained=False, records=[])  # weights come from the state, not the hub
+        tensors = state["module"]
+        _fit_buffer_shapes(module, tensors)
+        module.load_state_dict(tensors)
+        self.module_ = module.to(self.device).eval()
+        self.input_size_ = size
+        self.weights_ = [dict(r) for r in state["weights"]]
+        self.trainer_arguments_ = dict(state["trainer_arguments"])
+
+
+def _fit_buffer_shapes(module: torch.nn.Module, tensors: Mapping[str, torch.Tensor]) -> None:
+    """Buffers whose size is learned (PatchCore's memory bank, PaDiM's Gaussian) start empty in a fresh module:
+    give them the saved shapes so `load_state_dict` can fill them."""
+    for key, value in tensors.items():
+        owner_path, _, name = key.rpartition(".")
+        owner = module.get_submodule(owner_path) if owner_path else module
+        current = owner._buffers.get(name) if name in owner._buffers else None
+        if current is not None and current.shape != value.shape:
+            owner._buffers[name] = torch.empty_like(value)
+
+
+class PadimDetector(AnomalibDetector):
+    """PaDiM through anomalib (`padim`)."""
+
+    name = "padim"
+    model_key = "padim"
+    config_class = PadimConfig
+    presets = {
+        "paper": PadimConfig(),
+        "fast": PadimConfig(),  # PaDiM is a single pass already
+        "smoke": PadimConfig(pretrained=False),
+    }
+
+
+class PatchcoreDetector(AnomalibDetector):
+    """PatchCore through anomalib (`patchcore`)."""
+
+    name = "patchcore"
+    model_key = "patchcore"
+    config_class = PatchcoreConfig
+    presets = {
+        "paper": PatchcoreConfig(),
+        "fast": PatchcoreConfig(coreset_sampling_ratio=0.01),
+        "smoke": PatchcoreConfig(pretrained=False, backbone="resnet18", coreset_sampling_ratio=0.01),
+    }
+
+
+class GanomalyDetector(AnomalibDetector):
+    """GANomaly through anomalib (`ganomaly`); scores are the raw latent distances (no running min/max)."""
+
+    name = "ganomaly"
+    model_key = "ganomaly"
+    config_class = GanomalyConfig
+    presets = {
+        "paper": GanomalyConfig(epochs=100),
+        "fast": GanomalyConfig(epochs=15),
+        "smoke": GanomalyConfig(epochs=2, n_features=16, latent_vec_size=32),
+    }
+
+
+SHORT_NAMES: dict[str, type[AnomalibDetector]] = {"padim": PadimDetector, "patchcore": PatchcoreDetector,
+                                                  "ganomaly": GanomalyDetector}
