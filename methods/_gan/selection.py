@@ -1,0 +1,130 @@
+"""Checkpoint selection policies, evaluated by the loop at every checkpoint; none ever sees the test split.
+
+- `last`: the final weights (no evaluation).
+- `val-auc`: ROC AUC of the method's scores on a labelled validation split (where the data set has one).
+- `fid`: label-free FID between the translated held-out mixed images and held-out healthy images (lower is
+  better), as HealthyGAN's paper selects checkpoints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from bench.detector import ImageSet
+from bench.errors import BenchError
+from bench.methods._gan.fid import FeatureFn, extract, fid_from_features, frechet_distance, statistics
+
+POLICIES = ("last", "val-auc", "fid")
+
+
+class Selector(Protocol):
+    """What the loop calls at each checkpoint: `evaluate()` on the current weights (in eval mode)."""
+
+    name: str
+    higher_is_better: bool
+
+    def evaluate(self) -> float: ...
+
+
+class ValAUCSelector:
+    """AUC of `score(val)` against the validation labels."""
+
+    name = "val-auc"
+    higher_is_better = True
+
+    def __init__(self, score: Callable[[ImageSet], np.ndarray], val: ImageSet | None) -> None:
+        if val is None or len(set(np.asarray(val.labels).tolist()) & {0, 1}) < 2:
+            raise BenchError("selection=val-auc needs a labelled validation split with normal and abnormal "
+                             "images; this data set has none. Use --set selection=last or selection=fid.")
+        self.score, self.val = score, val
+
+    def evaluate(self) -> float:
+        from sklearn.metrics import roc_auc_score
+
+        return float(roc_auc_score(self.val.labels, self.score(self.val)))
+
+
+class FIDSelector:
+    """FID between `translate(mixed)` and `healthy` (both held out from training), in a feature space.
+
+    The healthy statistics are computed once; each evaluation translates the mixed images and extracts
+    their features.
+    """
+
+    name = "fid"
+    higher_is_better = False
+
+    def __init__(self, translate: Callable[[torch.Tensor], torch.Tensor], mixed: torch.Tensor,
+                 healthy: torch.Tensor, features: FeatureFn, batch_size: int = 50) -> None:
+        if len(mixed) < 2 or len(healthy) < 2:
+            raise BenchError("selection=fid needs at least two held-out mixed and two held-out healthy "
+                             "images")
+        self.translate, self.mixed, self.features, self.batch_size = translate, mixed, features, batch_size
+        self._healthy_stats = statistics(extract(features, healthy, batch_size))
+
+    def evaluate(self) -> float:
+        with torch.no_grad():
+            translated = torch.cat([self.translate(self.mixed[i:i + self.batch_size])
+                                    for i in range(0, len(self.mixed), self.batch_size)])
+        fake = extract(self.features, translated, self.batch_size)
+        return frechet_distance(*statistics(fake), *self._healthy_stats)
+
+
+def make_selector(policy: str, *, score: Callable[[ImageSet], np.ndarray] | None = None,
+                  val: ImageSet | None = None,
+                  translate: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                  fid_mixed: torch.Tensor | None = None, fid_healthy: torch.Tensor | None = None,
+                  features: FeatureFn | None = None) -> Selector | None:
+    """The selector for `policy` (None for `last`); each policy checks that it got what it needs."""
+    if policy == "last":
+        return None
+    if policy == "val-auc":
+        if score is None:
+            raise ValueError("selection=val-auc needs a score function")
+        return ValAUCSelector(score, val)
+    if policy == "fid":
+        if translate is None or fid_mixed is None or fid_healthy is None or features is None:
+            raise ValueError("selection=fid needs translate, fid_mixed, fid_healthy and features")
+        return FIDSelector(translate, fid_mixed, fid_healthy, features)
+    raise BenchError(f"unknown selection policy {policy!r}; use one of {', '.join(POLICIES)}")
+
+
+@dataclasses.dataclass
+class SelectionTracker:
+    """History of (iteration, value) and the best so far under one policy."""
+
+    policy: str
+    higher_is_better: bool = True
+    history: list[tuple[int, float]] = dataclasses.field(default_factory=list)
+    best_iteration: int | None = None
+    best_value: float | None = None
+
+    def record(self, iteration: int, value: float) -> bool:
+        """Add one evaluation; True when it is the new best (ties keep the earlier checkpoint)."""
+        self.history.append((iteration, float(value)))
+        if not np.isfinite(value):
+            return False
+        better = (self.best_value is None or (value > self.best_value if self.higher_is_better
+                                              else value < self.best_value))
+        if better:
+            self.best_iteration, self.best_value = iteration, float(value)
+        return better
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"policy": self.policy, "higher_is_better": self.higher_is_better,
+                "history": [[i, v] for i, v in self.history], "best_iteration": self.best_iteration,
+                "best_value": self.best_value}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.history = [(int(i), float(v)) for i, v in state["history"]]
+        self.best_iteration = state["best_iteration"]
+        self.best_value = state["best_value"]
+
+
+__all__ = ["POLICIES", "FIDSelector", "SelectionTracker", "Selector", "ValAUCSelector", "fid_from_features",
+           "make_selector"]

@@ -1,0 +1,65 @@
+"""HealthyGAN's hyperparameters: one frozen dataclass, three named presets (`--set key=value` overrides any
+field)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Literal
+
+
+@dataclasses.dataclass(frozen=True)
+class HealthyGANConfig:
+    """Defaults are the paper's (METHODS.md); the `fast` and `smoke` presets shrink them."""
+
+    # Data as the networks see it.
+    image_size: int | None = None  # None: the data set's protocol size; else resized on the device
+    channels: int = 3  # the authors feed grayscale as RGB; 1 is cheaper and fine for radiographs
+    hflip: bool = True  # random horizontal flip in training, as the public code
+    # Networks.
+    g_conv_dim: int = 64
+    g_res_blocks: int = 6
+    d_conv_dim: int = 64
+    d_repeat_num: int | None = None  # None: 6, capped so the critic's output map stays >= 1 x 1
+    # Losses (paper weights).
+    lambda_gp: float = 10.0
+    lambda_id: float = 1.0
+    lambda_rec: float = 1.0
+    lambda_mask: float = 0.1
+    lambda_small: float = 1.0
+    lambda_zeroone: float = 1.0
+    # Optimisation.
+    n_critic: int = 2  # D steps per G step
+    g_lr: float = 1e-4
+    d_lr: float = 1e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    # The paper decays the lr over the last 100k iterations, but the public code's decay is so small that the
+    # lr is constant in effect; `paper` follows the code.
+    lr_decay: Literal["none", "linear"] = "none"
+    lr_decay_iters: int = 100_000
+    iterations: int = 400_000  # D steps (one G step per n_critic of them)
+    batch_size: int = 16
+    # Checkpoints, selection, logging.
+    selection: Literal["fid", "last", "val-auc"] = "fid"
+    checkpoint_every: int = 10_000
+    log_every: int = 100
+    fid_holdout: int = 500  # held-out mixed and healthy images each (at most a fifth of each set)
+    fid_weights: Path | None = None  # pytorch-fid Inception weights; None: torch's hub cache
+    # Speed (CUDA only; CPU always runs fp32 eager NCHW).
+    amp: bool = True  # bf16 autocast in training
+    channels_last: bool = True
+    compile: bool = False  # torch.compile of G (the critic cannot be compiled: double backward in the GP)
+    score_batch_size: int = 64
+
+
+PRESETS: dict[str, HealthyGANConfig] = {
+    "paper": HealthyGANConfig(),
+    # Minutes on one GPU: the paper's networks at 64 px and 1 channel, 20k iterations, final weights.
+    "fast": HealthyGANConfig(image_size=64, channels=1, iterations=20_000, batch_size=32, selection="last",
+                             checkpoint_every=2_000, log_every=50, compile=True),
+    # Seconds on a CPU (make demo, tests): narrow networks at 32 px; still learns the synthetic opacities.
+    "smoke": HealthyGANConfig(image_size=32, channels=1, g_conv_dim=16, g_res_blocks=2, d_conv_dim=16,
+                              iterations=300, batch_size=16, g_lr=2e-4, d_lr=2e-4, selection="last",
+                              checkpoint_every=1_000, log_every=10, amp=False, channels_last=False),
+}
