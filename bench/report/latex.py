@@ -40,7 +40,7 @@ def _column_rules(frame: pd.DataFrame) -> str:
         return ""
     start, rules = frame.index.nlevels + 1, []  # callers with a hidden index have flat columns
     top = pd.Series(frame.columns.get_level_values(0))
-    for name, group in top.groupby((top != top.shift()).cumsum(), sort=False):
+    for _, group in top.groupby((top != top.shift()).cumsum(), sort=False):
         if group.iloc[0] != "":
             rules.append(rf"\cmidrule(lr){{{start}-{start + len(group) - 1}}}")
         start += len(group)
@@ -61,19 +61,19 @@ def _booktabs_only(latex: str, frame: pd.DataFrame) -> str:
 
 def latex_table(frame: pd.DataFrame, marks: pd.DataFrame | None, caption_text: str, *, label: str,
                 index: bool = True, text_columns: int = 0) -> str:
-    """A `table` float with a booktabs tabular: cells as given (already LaTeX), row and column labels escaped,
-    best \\textbf, second \\underline, caption escaped. Without `index`, the first `text_columns` columns are
-    left-aligned text (and get escaped)."""
+    """A `table` float with a booktabs tabular. Cells are taken as LaTeX (callers escape text cells with
+    escape_latex); row and column labels and the caption are escaped here. Best \\textbf, second \\underline.
+    Without `index`, the first `text_columns` columns are left-aligned."""
     styler = frame.style.format_index(escape="latex", axis=0).format_index(escape="latex", axis=1)
     if not index:
-        styler = styler.hide(axis="index").format(escape="latex", subset=list(frame.columns[:text_columns]))
+        styler = styler.hide(axis="index")
     if marks is not None:
         commands = {"best": "textbf:--rwrap;", "second": "underline:--rwrap;", "": ""}
         styler = styler.apply(lambda _: marks.replace(commands), axis=None)
     n_text = frame.index.nlevels if index else text_columns
     column_format = "l" * n_text + "c" * (len(frame.columns) - (0 if index else text_columns))
-    latex = styler.to_latex(hrules=True, caption=caption_latex(caption_text), label=label,
-                            position="htbp", position_float="centering", multicol_align="c", column_format=column_format,
+    latex = styler.to_latex(hrules=True, caption=caption_latex(caption_text), label=label, position="htbp",
+                            position_float="centering", multicol_align="c", column_format=column_format,
                             clines="skip-last;data" if index and frame.index.nlevels > 1 else None)
     return _booktabs_only(latex, frame)
 

@@ -46,3 +46,8 @@ def parse_metrics(text: str | None) -> tuple[str, ...]:
             raise BenchError(f"unknown metric {part.strip()!r}; choose from {', '.join(METRICS)}")
         chosen.append(name)
     return tuple(dict.fromkeys(chosen))
+
+
+def split_names(text: str | None) -> tuple[str, ...]:
+    """`"rsna, vindr"` -> ("rsna", "vindr"); None or empty -> ()."""
+    return tuple(dict.fromkeys(p.strip() for p in (text or "").split(",") if p.strip()))

@@ -51,7 +51,9 @@ def _legend_below(labels: Sequence[str]) -> bool:
 
 def _curve_figure(curves: Sequence[Curve], legend_values: Sequence[str], *, xlabel: str, ylabel: str,
                   inside: str) -> Figure:
-    labels = [f"{curve.label} ({value})" for curve, value in zip(curves, legend_values, strict=True)]
+    # No-break spaces keep "(AUC 0.912 ± 0.004)" on one line when a long label wraps.
+    labels = [f"{curve.label} ({value})".replace(value, value.replace(" ", "\u00a0"))
+              for curve, value in zip(curves, legend_values, strict=True)]
     below = _legend_below(labels)
     if below:
         labels = [wrap(label, 58) for label in labels]

@@ -94,13 +94,14 @@ def escape_markdown(text: str) -> str:
 
 
 def markdown_table(frame: pd.DataFrame, marks: pd.DataFrame | None = None, *, index_header: str = "",
-                   index: bool = True) -> str:
+                   index: bool = True, text_columns: int = 0) -> str:
     """A pipe table: index levels as leading columns (repeated values left blank; none when not `index`), then
-    one column per (flattened) column label. Marks: best in **bold**, second in _italics_ (no underline in
-    Markdown)."""
+    one column per (flattened) column label, right-aligned except the first `text_columns`. Marks: best in
+    **bold**, second in _italics_ (no underline in Markdown). Cells are escaped."""
     levels = frame.index.nlevels if index else 0
     header = ([index_header] + [""] * (levels - 1))[:levels] + [escape_markdown(_flat(c)) for c in frame.columns]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * levels + "--:|" * len(frame.columns)]
+    aligns = "---|" * (levels + text_columns) + "--:|" * (len(frame.columns) - text_columns)
+    lines = ["| " + " | ".join(header) + " |", "|" + aligns]
     previous: tuple = ()
     for position, (label, row) in enumerate(frame.iterrows()):
         label = (label if isinstance(label, tuple) else (label,)) if index else ()
@@ -110,6 +111,7 @@ def markdown_table(frame: pd.DataFrame, marks: pd.DataFrame | None = None, *, in
         cells = []
         for column, text in zip(frame.columns, row, strict=True):
             mark = "" if marks is None else marks.iloc[position][column]
+            text = escape_markdown(str(text))
             cells.append(f"**{text}**" if mark == "best" else f"_{text}_" if mark == "second" else str(text))
         lines.append("| " + " | ".join(shown + cells) + " |")
     return "\n".join(lines) + "\n"
@@ -145,4 +147,4 @@ def tidy_frame(table: ReportTable) -> pd.DataFrame:
                 "split_id": row.split_id, "image_size": row.image_size, "seeds": row.seeds,
             })
     frame = pd.DataFrame(rows)
-    return frame.sort_values(["dataset", "entry", "metric"], kind="stable") if not frame.empty else frame
+    return frame.sort_values(["dataset", "entry"], kind="stable") if not frame.empty else frame

@@ -12,7 +12,7 @@ import pandas as pd
 from bench.errors import BenchError
 from bench.report import latex, render, significance
 from bench.report.bootstrap import add_ci
-from bench.report.collect import runs_frame
+from bench.report.collect import as_roots, runs_frame
 from bench.report.names import METRICS, dataset_label
 from bench.report.table import ReportTable, build_table, uniform_seeds
 
@@ -89,18 +89,23 @@ def render_tests(tests: pd.DataFrame, options: ReportOptions) -> str:
             "both methods ran with; two-sided p-values, not corrected for multiple comparisons.")
     if tests.empty:
         text += " No pair of runs scored the same test images."
-    frame = significance.display_frame(tests, options.digits, less_than="$<$" if options.fmt == "latex" else "<")
+    frame = significance.display_frame(tests, options.digits)
     if options.fmt == "latex":
-        return latex.latex_table(frame, None, text, label=_label(options, "-delong"), index=False, text_columns=3)
+        frame = frame.map(latex.escape_latex).replace("<0.001", "$<$0.001")
+        return latex.latex_table(frame, None, text, label=_label(options, "-delong"), index=False,
+                                 text_columns=3)
     if options.fmt == "html":
         return render.html_table(frame, None, text, uuid="bench-delong", index=False)
-    return f"{text}\n\n{render.markdown_table(frame, index=False)}"
+    return f"{text}\n\n{render.markdown_table(frame, index=False, text_columns=3)}"
 
 
 def report(runs: Path | Sequence[Path], options: ReportOptions) -> str:
     """Everything `bench report` prints: the table, then (with --compare) the DeLong tests."""
     options.check()
     frame = runs_frame(runs, list(options.datasets))
+    if frame.empty:
+        roots = ", ".join(str(r) for r in as_roots(runs))
+        raise BenchError(f"no complete runs for {', '.join(options.datasets)} under {roots}; run `bench run` first")
     table = make_table(frame, options)
     parts = [render_table(table, options)]
     if options.compare:

@@ -72,7 +72,7 @@ def format_p(p: float) -> str:
     return "<0.001" if p < 1e-3 else f"{p:.3f}"
 
 
-def display_frame(tests: pd.DataFrame, digits: int = 3, *, less_than: str = "<") -> pd.DataFrame:
+def display_frame(tests: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     """The tests as printed (flat: no index): labels, rounded AUCs, the signed difference and p."""
     from bench.report.names import dataset_label
 
@@ -82,6 +82,6 @@ def display_frame(tests: pd.DataFrame, digits: int = 3, *, less_than: str = "<")
         "AUC A": tests["auc_a"].map(lambda v: f"{v:.{digits}f}"),
         "AUC B": tests["auc_b"].map(lambda v: f"{v:.{digits}f}"),
         "AUC A - B": tests["difference"].map(lambda v: f"{v:+.{digits}f}"),
-        "DeLong p": tests["p_value"].map(lambda p: format_p(p).replace("<", less_than)),
+        "DeLong p": tests["p_value"].map(format_p),
     })
     return shown.reset_index(drop=True)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -40,7 +41,7 @@ class HardSynthetic(SyntheticDataset):
 
 @contextlib.contextmanager
 def registered() -> Iterator[None]:
-    """Register the test method and data set for the duration (removed again so other tests never see them)."""
+    """Register the test method and data set for the duration (removed again: other tests never see them)."""
     registry.methods.register(ODD_METHOD, OddNamePCA, in_all=False)
     registry.datasets.register(HARD_DATASET, HardSynthetic)
     try:
@@ -65,7 +66,8 @@ def make_tree(runs: Path) -> dict[str, list[Path]]:
     """The shared tree: which folders hold what, by a short name."""
     return {
         "pca": run(runs, "pca", "synthetic", [0, 1]),
-        "pca4": run(runs, "pca", "synthetic", [0, 1, 2], sets={"n_components": "4", "max_train_images": "30"}),
+        "pca4": run(runs, "pca", "synthetic", [0, 1, 2],
+                    sets={"n_components": "4", "max_train_images": "30"}),
         "oracle": run(runs, "pca", "synthetic", [0], sets={"n_components": "2"}, threshold="test-oracle-f1"),
         "odd": run(runs, ODD_METHOD, "synthetic", [0, 1], sets={"n_components": "8"}),
         "hard_pca": run(runs, "pca", HARD_DATASET, [0, 1]),
@@ -73,7 +75,13 @@ def make_tree(runs: Path) -> dict[str, list[Path]]:
     }
 
 
-def copy_runs(folders: list[Path], source_root: Path, target_root: Path) -> None:
-    """Copy run folders (as from another machine) into another tree, keeping <dataset>/<method>/<run-id>."""
-    for folder in folders:
-        shutil.copytree(folder, target_root / folder.relative_to(source_root))
+def copy_run(folder: Path, target_root: Path, edit: Callable[[dict], None] | None = None) -> Path:
+    """Copy one run folder (as from another machine) into `target_root`, same <dataset>/<method>/<run-id>,
+    optionally editing its run.json."""
+    target = target_root / Path(*folder.parts[-3:])
+    shutil.copytree(folder, target)
+    if edit is not None:
+        record = json.loads((target / "run.json").read_text())
+        edit(record)
+        (target / "run.json").write_text(json.dumps(record, indent=2))
+    return target
