@@ -18,6 +18,10 @@ demo: $(BIN)/.installed
 	$(BIN)/bench report --dataset synthetic --runs $(RUNS)
 
 test: $(BIN)/.installed
+	@# pdflatex for the LaTeX-table tests: Debian's texlive-latex-base + texlive-latex-recommended (booktabs), ~40 s
+	command -v pdflatex >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+	  texlive-latex-base texlive-latex-recommended; }
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
 
 lint: $(BIN)/.installed
