@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 a run or check failed, 2 bad usage or bad input.
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -216,7 +217,12 @@ def report_command(
     options = ReportOptions(datasets=split_names(dataset), fmt=fmt, layout=layout,
                             metrics=parse_metrics(metrics), ci=ci, standalone=standalone,
                             compare=split_names(compare), methods=split_names(methods), digits=digits)
-    sys.stdout.write(report(runs or [Path("results/runs")], options))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        text = report(runs or [Path("results/runs")], options)
+    for warning in caught:
+        err_console.print(f"warning: {warning.message}", highlight=False, markup=False)
+    sys.stdout.write(text)
 
 
 @app.command("plot")
@@ -232,7 +238,12 @@ def plot_command(
     from bench.report.names import split_names
 
     for name in split_names(dataset):
-        for path in write_figures(runs or [Path("results/runs")], name, to, per_class=examples):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            paths = write_figures(runs or [Path("results/runs")], name, to, per_class=examples)
+        for warning in caught:
+            err_console.print(f"warning: {warning.message}", highlight=False, markup=False)
+        for path in paths:
             console.print(str(path), highlight=False)
 
 

@@ -88,6 +88,7 @@ def examples_figure(samples: Sequence[Samples], per_class: int = 3) -> Figure:
             ax = axes[row, col]
             ax.set_xticks([])
             ax.set_yticks([])
+            ax.spines[:].set_visible(False)
             source = first if method is None else method
             position = source.index(image_id)
             if position is None:

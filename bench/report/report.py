@@ -108,10 +108,13 @@ def report(runs: Path | Sequence[Path], options: ReportOptions) -> str:
         raise BenchError(f"no complete runs for {', '.join(options.datasets)} under {roots}; run `bench run` first")
     table = make_table(frame, options)
     parts = [render_table(table, options)]
+    widths = [latex.estimate_width_pt(_latex_frames(table, options))]
     if options.compare:
-        parts.append(render_tests(significance.paired_delong(table, frame, options.compare), options))
+        tests = significance.paired_delong(table, frame, options.compare)
+        parts.append(render_tests(tests, options))
+        widths.append(latex.estimate_width_pt(significance.display_frame(tests, options.digits)))
     if options.fmt == "latex" and options.standalone:
-        width = latex.estimate_width_pt(_latex_frames(table, options))
+        width = max(widths)
         return latex.standalone_document("\n".join(parts), width_pt=width)
     if options.fmt == "html" and options.standalone:
         body = "\n".join(parts)

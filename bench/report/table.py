@@ -38,19 +38,22 @@ class ReportTable:
     ci_high: pd.DataFrame | None = None
 
 
-def rank_marks(means: pd.DataFrame, digits: int = 3,
-               higher_is_better: Mapping[str, bool] = HIGHER_IS_BETTER) -> pd.DataFrame:
-    """"best"/"second"/"" per cell, per column; the metric is the column's last level. A column with fewer than
-    two values gets no marks."""
+def rank_marks(means: pd.DataFrame, digits: int = 3, higher_is_better: Mapping[str, bool] = HIGHER_IS_BETTER,
+               groups: pd.DataFrame | None = None) -> pd.DataFrame:
+    """"best"/"second"/"" per cell, per column; the metric is the column's last level. With `groups` (entries x
+    data sets, e.g. the split each entry ran on), entries are ranked only against their own group: numbers from
+    different test splits are not comparable. A group with fewer than two values gets no marks."""
     marks = pd.DataFrame("", index=means.index, columns=means.columns)
     for column in means.columns:
         metric = column[-1] if isinstance(column, tuple) else column
-        values = means[column].round(digits)
-        if values.notna().sum() < 2:
-            continue
-        ranks = values.rank(method="dense", ascending=not higher_is_better.get(metric, True))
-        marks.loc[ranks == 1, column] = "best"
-        marks.loc[ranks == 2, column] = "second"
+        keys = groups[column[0]] if groups is not None else pd.Series(0, index=means.index)
+        for key in keys.dropna().unique():
+            values = means.loc[keys == key, column].round(digits)
+            if values.notna().sum() < 2:
+                continue
+            ranks = values.rank(method="dense", ascending=not higher_is_better.get(metric, True))
+            marks.loc[ranks.index[ranks == 1], column] = "best"
+            marks.loc[ranks.index[ranks == 2], column] = "second"
     return marks
 
 
@@ -87,11 +90,18 @@ def build_table(runs: pd.DataFrame, datasets: Sequence[str], metrics: Sequence[s
         return frame
 
     mean = pivot("mean")
+    identity = summary.assign(split=summary["split_id"].astype(str) + "@" + summary["image_size"].astype(str))
+    split_groups = identity.pivot(index="entry", columns="dataset", values="split").reindex(index=entries,
+                                                                                          columns=datasets)
+    for dataset in datasets:
+        if split_groups[dataset].nunique() > 1:
+            warnings.warn(f"{dataset}: the table holds runs on {split_groups[dataset].nunique()} different splits "
+                          "or image sizes; best/second are marked within each, never across", stacklevel=2)
     n_seeds = summary.pivot(index="entry", columns="dataset", values="n_seeds").reindex(index=entries,
                                                                                          columns=datasets)
     return ReportTable(summary=summary.reset_index(drop=True), datasets=datasets, metrics=list(metrics),
                        entries=entries, mean=mean, std=pivot("std"), count=pivot("n"), n_seeds=n_seeds,
-                       marks=rank_marks(mean, digits, higher_is_better), digits=digits)
+                       marks=rank_marks(mean, digits, higher_is_better, groups=split_groups), digits=digits)
 
 
 def threshold_note(table: ReportTable) -> str:
@@ -130,7 +140,7 @@ def split_note(table: ReportTable) -> str:
     parts = []
     for dataset in table.datasets:
         rows = table.summary[table.summary["dataset"] == dataset]
-        splits = ", ".join(sorted({str(s) for s in rows["split_id"]}))
-        sizes = ", ".join(sorted({str(s) for s in rows["image_size"]}))
-        parts.append(f"{dataset}: split {splits}, {sizes} px")
+        pairs = sorted({(str(s), str(n)) for s, n in zip(rows["split_id"], rows["image_size"], strict=True)})
+        note = " (several splits: marks within each)" if len(pairs) > 1 else ""
+        parts.append(f"{dataset}: " + ", ".join(f"split {s}, {n} px" for s, n in pairs) + note)
     return "; ".join(parts)

@@ -80,3 +80,9 @@ def test_lower_is_better_flips_the_marks_in_the_rendered_table(tree):
         values = higher.mean[column].round(3)
         assert best_high == set(values.index[values == values.max()])
         assert best_low == set(values.index[values == values.min()])
+
+
+def test_entries_on_different_splits_are_ranked_apart():
+    means = pd.DataFrame({("d", "auc"): [0.9, 0.8, 0.7, 0.6]}, index=["a", "b", "c", "e"])
+    groups = pd.DataFrame({"d": ["s1", "s1", "s2", "s2"]}, index=means.index)
+    assert rank_marks(means, groups=groups)[("d", "auc")].tolist() == ["best", "second", "best", "second"]
