@@ -167,6 +167,13 @@ class Detector(ABC):
         with torch.inference_mode():
             return self._anomaly_maps(images)
 
+    def restored_images(self, images: ImageSet) -> np.ndarray | None:
+        """(N, C, H, W) uint8 images the method restored ("healthy" versions) where it has them, else None;
+        shown beside the input and the anomaly map in qualitative figures."""
+        self._check_fitted("restored_images")
+        with torch.inference_mode():
+            return self._restored_images(images)
+
     def run_info(self) -> dict[str, Any]:
         """Facts for run.json beyond the config (e.g. which pretrained weights were used)."""
         return {}
@@ -204,6 +211,9 @@ class Detector(ABC):
         """Scores for `images`; must not change the detector's state."""
 
     def _anomaly_maps(self, images: ImageSet) -> np.ndarray | None:
+        return None
+
+    def _restored_images(self, images: ImageSet) -> np.ndarray | None:
         return None
 
     @abstractmethod

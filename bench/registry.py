@@ -62,6 +62,10 @@ class Registry:
             warnings.warn(f"{self.kind} {name!r} registered twice; the later entry wins", stacklevel=2)
         self._entries[name] = Entry(name, target, **info)
 
+    def unregister(self, name: str) -> None:
+        """Remove `name` (plugins that are unloaded, tests that registered a temporary entry)."""
+        self._entries.pop(name, None)
+
     def register_family(
         self, prefix: str, resolve: Callable[[str], Entry], members: Callable[[], list[Entry]]
     ) -> None:

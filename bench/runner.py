@@ -199,11 +199,15 @@ def _save_sample_maps(detector: Detector, test: ImageSet, folder: Path) -> None:
     maps = detector.anomaly_maps(sample)
     if maps is None:
         return
+    arrays = {"ids": sample.ids, "labels": sample.labels, "images": sample.images,
+              "maps": np.asarray(maps, dtype=np.float32)}
+    restored = detector.restored_images(sample)
+    if restored is not None:
+        arrays["restored"] = np.asarray(restored, dtype=np.uint8)
 
     def write(temp: Path) -> None:
         with open(temp, "wb") as handle:
-            np.savez_compressed(handle, ids=sample.ids, labels=sample.labels, images=sample.images,
-                                maps=np.asarray(maps, dtype=np.float32))
+            np.savez_compressed(handle, **arrays)
 
     atomic_write(folder / "sample_maps.npz", write)
 

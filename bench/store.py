@@ -20,6 +20,8 @@ import torch
 from bench.errors import BenchError
 
 SCHEMA_VERSION = 1
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 RUN_FILE = "run.json"
 SCORES_FILE = "scores.parquet"
 
@@ -31,6 +33,7 @@ def atomic_write(path: Path, write: Any) -> None:
     os.close(handle)
     try:
         write(Path(temp))
+        os.chmod(temp, 0o666 & ~_UMASK)  # mkstemp creates 0600; results are meant to be shared
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)

@@ -81,7 +81,8 @@ def add_opacities(
     """Add 1-3 irregular opacities centred inside the lungs; returns the image and the lesions."""
     size = image.shape[0]
     low, high = DIFFICULTY_CONTRAST[difficulty]
-    candidates = np.argwhere(lungs > 0.9)
+    # Centres well inside the lungs; at small sizes the soft edges keep the mask below 0.9, so relative to its max.
+    candidates = np.argwhere(lungs > 0.9 * lungs.max())
     rows, cols = np.mgrid[0:size, 0:size]
     texture = gaussian_filter(rng.normal(size=(size, size)), sigma=size / 32)
     texture = 0.7 + 0.3 * texture / (np.abs(texture).max() + 1e-8)

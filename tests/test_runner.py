@@ -95,8 +95,11 @@ class BrokenDetector(Detector):
 
 def test_failed_run_is_recorded_with_its_traceback(prepared, tmp_path):
     registry.methods.register("broken", BrokenDetector, in_all=False)
-    (spec,) = runner.plan(["broken"], "synthetic", [0], "smoke", {})
-    outcome = runner.execute(spec, prepared, tmp_path)
+    try:
+        (spec,) = runner.plan(["broken"], "synthetic", [0], "smoke", {})
+        outcome = runner.execute(spec, prepared, tmp_path)
+    finally:
+        registry.methods.unregister("broken")
     record = json.loads((outcome.folder / "run.json").read_text())
     assert outcome.status == record["status"] == "failed"
     assert "the optimiser exploded" in record["error"] and "Traceback" in record["traceback"]

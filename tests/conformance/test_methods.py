@@ -168,3 +168,12 @@ def test_learns_to_detect_synthetic_opacities(name, learning_data, tmp_path):
     test: ImageSet = learning_data.split("test")
     auc = roc_auc_score(test.labels, detector.score(test))
     assert auc >= detector.learning_floor, f"{name}: AUC {auc:.3f} < {detector.learning_floor}"
+
+
+@pytest.mark.parametrize("fitted", METHODS, indirect=True)
+def test_restored_images_are_uint8_images_when_present(fitted, tiny):
+    test = tiny.split("test").subset(slice(0, 3))
+    restored = fitted.restored_images(test)
+    if restored is None:
+        pytest.skip(f"{fitted.name} restores no images")
+    assert restored.shape == test.images.shape and restored.dtype == np.uint8

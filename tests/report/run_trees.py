@@ -47,8 +47,8 @@ def registered() -> Iterator[None]:
     try:
         yield
     finally:
-        registry.methods._entries.pop(ODD_METHOD, None)  # no public unregister: test-only cleanup
-        registry.datasets._entries.pop(HARD_DATASET, None)
+        registry.methods.unregister(ODD_METHOD)
+        registry.datasets.unregister(HARD_DATASET)
 
 
 def run(runs: Path, method: str, dataset: str, seeds: list[int], *, preset: str = "paper",
