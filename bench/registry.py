@@ -213,3 +213,6 @@ for _name, _class, _summary in (
     methods.register(_name, f"bench.methods.anomalib_models.detector:{_class}", summary=_summary,
                      origin=_anomalib_origin(), uses_unlabeled=False)
 methods.register_family("anomalib", _anomalib_member, _anomalib_members)
+methods.register("sagan", "bench.methods.sagan.detector:SAGANDetector",
+                 summary="SAGAN (MICCAI 2024): position-coded patches, attention-gated restoration, pseudo-anomalies",
+                 uses_unlabeled=True)

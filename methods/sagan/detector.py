@@ -1,0 +1,122 @@
+"""The SAGAN detector: fit trains G and D with the shared GAN loop; the score is mean |x - x'| / 2."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from bench.detector import Detector, ImageSet, TrainData
+from bench.device import seed_everything
+from bench.methods._gan import Accel, images_to_device, save_sample_grid, to_unit_range
+from bench.methods.sagan.losses import anomaly_map, anomaly_score
+from bench.methods.sagan.networks import parameter_count
+from bench.methods.sagan.presets import PRESETS, SAGANConfig
+from bench.methods.sagan.pseudo_anomaly import make_pseudo_anomalies
+from bench.methods.sagan.trainer import NORMAL, UNLABELED, build_generator, build_networks, model_size, train
+
+N_SAMPLE_ROWS = 4  # per training set in samples.png
+
+
+class SAGANDetector(Detector):
+    """SAGAN (Zhang et al., MICCAI 2024): semi-supervised; G restores images towards normal anatomy, working on
+    position-coded patches (ACM) with attention-gated decoder stages (ARRM), trained with FPI pseudo-anomalies;
+    higher |x - x'| = more anomalous. The Bernoulli gate is off at test unless `gate_at_test=true`."""
+
+    name = "sagan"
+    uses_unlabeled = True
+    config_class = SAGANConfig
+    presets = PRESETS
+
+    def _accel(self) -> Accel:
+        c = self.config
+        return Accel.for_device(self.device, amp=c.amp, channels_last=c.channels_last, compile=c.compile)
+
+    def _fit(self, data: TrainData, val: Any | None) -> None:
+        seed_everything(self.seed)
+        accel = self._accel()
+        self.size_ = model_size(self.config, data.normal)
+        generator, critic = build_networks(self.config, self.size_)
+        self.generator_ = generator
+        result, sets = train(generator, critic, data, config=self.config, seed=self.seed, accel=accel,
+                             workdir=self.workdir, progress=self.progress, score=self._score_during_fit,
+                             translate=self._translate, val=val, on_checkpoint=self._save_samples)
+        self.generator_ = generator.eval()
+        self.train_info_ = {**result.info(), "accel": accel.info(),
+                            "parameters": {"G": parameter_count(generator), "D": parameter_count(critic)}}
+        if self.config.selection != "last":  # with `last`, the final checkpoint's grid shows these weights
+            self._save_samples(sets)
+
+    # --- inference -------------------------------------------------------------------------------------
+    def _translate(self, x: torch.Tensor) -> torch.Tensor:
+        """x' for images in [-1, 1] at the model's size, in fp32."""
+        return self.generator_(x)
+
+    def _batches(self, images: ImageSet) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """(x at the model size in [-1, 1], x') per batch, in order."""
+        step = self.config.score_batch_size
+        for start in range(0, len(images), step):
+            raw = images_to_device(images.images[start:start + step], self.device, size=self.size_)
+            x = to_unit_range(raw, self.config.channels)
+            yield x, self._translate(x)
+
+    def _score_during_fit(self, images: ImageSet) -> np.ndarray:
+        """Scores during training (val-auc selection), with the current weights."""
+        with torch.no_grad():
+            return self._score(images)
+
+    def _score(self, images: ImageSet) -> np.ndarray:
+        parts = [anomaly_score(x, restored).cpu() for x, restored in self._batches(images)]
+        return torch.cat(parts).double().numpy() if parts else np.zeros(0)
+
+    def _anomaly_maps(self, images: ImageSet) -> np.ndarray:
+        maps = []
+        for x, restored in self._batches(images):
+            m = anomaly_map(x, restored).unsqueeze(1)
+            if tuple(m.shape[-2:]) != images.size:
+                m = F.interpolate(m, size=images.size, mode="bilinear", align_corners=False)
+            maps.append(m[:, 0].cpu())
+        return torch.cat(maps).numpy().astype(np.float32)
+
+    # --- sample grid ---------------------------------------------------------------------------------------
+    def _save_samples(self, sets: Mapping[str, torch.Tensor], iteration: int | None = None) -> None:
+        """samples.png in the run folder: input, restored x', |x - x'|, the three attention maps, a
+        pseudo-anomaly made from the input and its restoration, for a few unlabeled and normal training images.
+        Training images only: never the test split."""
+        if self.workdir is None or not sets:
+            return
+        rows = torch.cat([to_unit_range(sets[k][:N_SAMPLE_ROWS], self.config.channels)
+                          for k in (UNLABELED, NORMAL)])
+        labels = [f"unlabeled {i}" for i in range(N_SAMPLE_ROWS)] + [f"normal {i}" for i in range(N_SAMPLE_ROWS)]
+        with torch.no_grad():
+            out = self.generator_.restore(rows)
+            pseudo = make_pseudo_anomalies(rows, torch.Generator(rows.device).manual_seed(self.seed)).images
+            restored_pseudo = self.generator_(pseudo)
+        panels: dict[str, torch.Tensor] = {"input x": rows, "x'": out.restored,
+                                           "|x - x'|": (rows - out.restored).abs()}
+        for stage, psi in enumerate(out.attention, start=1):
+            panels[f"attention {stage}"] = F.interpolate(psi, size=rows.shape[-2:], mode="nearest")
+        panels.update({"pseudo-anomaly x_p": pseudo, "x'_p": restored_pseudo})
+        ranges = {name: (0.0, 1.0) if name.startswith(("|", "attention")) else (-1.0, 1.0) for name in panels}
+        colormaps = {name: "magma" for name in panels if name.startswith(("|", "attention"))}
+        title = "SAGAN" + ("" if iteration is None else f", iteration {iteration}")
+        save_sample_grid(self.workdir / "samples.png", panels, ranges, colormaps=colormaps,
+                         row_labels=labels[:len(rows)], title=title)
+
+    # --- state -----------------------------------------------------------------------------------------
+    def run_info(self) -> dict[str, Any]:
+        return {"training": getattr(self, "train_info_", None), "image_size": getattr(self, "size_", None),
+                "checkpoint_selection_note": "never the test split (the authors' code selected on test AUC)"}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"generator": {k: v.detach().cpu() for k, v in self.generator_.state_dict().items()},
+                "size": int(self.size_)}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        generator = build_generator(self.config)
+        generator.load_state_dict(state["generator"])
+        self.generator_ = generator.to(self.device).eval()
+        self.size_ = int(state["size"])

@@ -1,0 +1,72 @@
+"""SAGAN's hyperparameters: one frozen dataclass, three named presets (`--set key=value` overrides any field).
+
+Ablations of the paper's Table 3 are switches: `acm=false` (whole images, no positional codes), `arrm=false`
+(no attention gates, skips or fusion: a plain decoder), both false (the Brainomaly-like baseline),
+`pseudo_anomalies=false` (no FPI term). Table 4's anomaly ratio is a data-set key: `--set data.anomaly_ratio=...`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Literal
+
+
+@dataclasses.dataclass(frozen=True)
+class SAGANConfig:
+    """Defaults are the paper's (METHODS.md): 64 x 64, 1 channel, N = 2, lr 5e-5, batch 64, 100k iterations."""
+
+    # Data as the networks see it.
+    image_size: int | None = 64  # None: the data set's protocol size; else resized on the device
+    channels: int = 1
+    hflip: bool = False  # METHODS.md names no augmentation for SAGAN; a flip would also swap patch positions
+    # Generator: ACM, ARRM, Bernoulli-gated output.
+    g_conv_dim: int = 64  # 64 gives the paper's ~45M parameters
+    g_res_blocks: int = 6
+    n_patches: int = 2  # N: N x N patches per image
+    acm: bool = True  # anatomical consistency: patches + positional codes
+    arrm: bool = True  # abnormal region restoration: attention-gated decoder + multi-level fusion
+    keep_prob: float = 0.95  # Bernoulli keep probability of delta in training
+    gate_at_test: bool = False  # True: keep the Bernoulli gate at test as the public code does (random scores)
+    # Critic: HealthyGAN's PatchGAN D.
+    d_conv_dim: int = 64
+    d_repeat_num: int | None = None  # None: 6, capped so the critic's output map stays >= 1 x 1
+    # Pseudo-anomalies and losses (paper Eq. 3-6).
+    pseudo_anomalies: bool = True
+    lambda_gp: float = 10.0
+    lambda_id: float = 1.0
+    lambda_rec: float = 1.0
+    # Optimisation. The paper decays the lr "every 1000 iterations", but the public code's decay is negligible,
+    # so `paper` keeps it constant, as the code does in effect.
+    n_critic: int = 2  # D steps per G step
+    g_lr: float = 5e-5
+    d_lr: float = 5e-5
+    beta1: float = 0.5
+    beta2: float = 0.999
+    lr_decay: Literal["none", "linear"] = "none"
+    lr_decay_iters: int = 50_000
+    iterations: int = 100_000  # D steps (one G step per n_critic of them)
+    batch_size: int = 64  # the paper's; the public training script used 32
+    # Checkpoints, selection, logging. Never the test split (the authors' code selected on it).
+    selection: Literal["last", "val-auc", "fid"] = "last"
+    checkpoint_every: int = 5_000
+    log_every: int = 100
+    fid_holdout: int = 500  # held-out unlabeled and normal images each (at most a fifth of each set)
+    fid_weights: Path | None = None  # pytorch-fid Inception weights; None: torch's hub cache
+    # Speed (CUDA only; CPU always runs fp32 eager NCHW).
+    amp: bool = True  # bf16 autocast in training
+    channels_last: bool = True
+    compile: bool = False  # torch.compile of G (the critic cannot be compiled: double backward in the GP)
+    score_batch_size: int = 64
+
+
+PRESETS: dict[str, SAGANConfig] = {
+    "paper": SAGANConfig(),
+    # Minutes on one GPU: the paper's networks and batch, 10k iterations, final weights.
+    "fast": SAGANConfig(iterations=10_000, checkpoint_every=2_000, log_every=50, compile=True),
+    # Seconds on a CPU (make demo, tests): narrow networks (G about 0.7M parameters) and 2 residual blocks at
+    # 32 px (16 x 16 patches), a higher lr; the architecture (ACM, ARRM, gating, pseudo-anomalies) is intact.
+    "smoke": SAGANConfig(image_size=32, g_conv_dim=8, g_res_blocks=2, d_conv_dim=8, iterations=300,
+                         batch_size=16, g_lr=2e-4, d_lr=2e-4, checkpoint_every=1_000, log_every=10, amp=False,
+                         channels_last=False),
+}

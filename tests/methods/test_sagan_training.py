@@ -1,0 +1,138 @@
+"""SAGAN's training on the shared GAN loop: exact batching, loss terms, resume, outputs in the run folder,
+ablation switches and test-time gating. Tiny networks on a few synthetic chest images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from bench.datasets.synthetic_images import generate
+from bench.detector import ImageSet, TrainData
+from bench.errors import BenchError
+from bench.methods.healthygan.networks import Critic
+from bench.methods.sagan.detector import SAGANDetector
+from bench.methods.sagan.networks import SAGANGenerator
+from bench.methods.sagan.trainer import SAGANSteps, build_networks
+from bench.progress import Progress, ProgressTask
+
+TINY = {"image_size": 32, "g_conv_dim": 4, "g_res_blocks": 1, "d_conv_dim": 4, "batch_size": 4,
+        "iterations": 6, "checkpoint_every": 3, "log_every": 1}
+
+
+def chest_images(n: int, abnormal: bool, seed: int = 0, size: int = 64) -> ImageSet:
+    pixels = np.stack([generate(seed * 1000 + i, size, abnormal)[0] for i in range(n)])[:, None]
+    return ImageSet(pixels, np.full(n, int(abnormal)), np.array([f"{seed}-{abnormal}-{i}" for i in range(n)]))
+
+
+@pytest.fixture(scope="module")
+def train_data() -> TrainData:
+    unlabeled = ImageSet.concatenate([chest_images(4, False, 1), chest_images(4, True, 2)]).without_labels()
+    return TrainData(chest_images(8, False, 3), unlabeled)
+
+
+def tiny_detector(workdir: Path | None = None, progress: Progress | None = None, **overrides) -> SAGANDetector:
+    return SAGANDetector.from_preset("smoke", {**TINY, **overrides}, seed=0, device="cpu", workdir=workdir,
+                                     progress=progress)
+
+
+def generator_weights(detector: SAGANDetector) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in detector.generator_.state_dict().items()}
+
+
+def test_one_generator_pass_on_three_batches_equals_three_passes():
+    g = SAGANGenerator(base=4).eval()
+    parts = [torch.rand(3, 1, 32, 32, generator=torch.Generator().manual_seed(i)) * 2 - 1 for i in range(3)]
+    together = g(torch.cat(parts))
+    torch.testing.assert_close(together, torch.cat([g(p) for p in parts]), rtol=1e-5, atol=1e-6)
+
+
+def test_critic_is_healthygans_with_a_one_by_one_output_at_64_px():
+    config = SAGANDetector.preset("paper")
+    _, critic = build_networks(config, 64)
+    assert isinstance(critic, Critic)
+    assert critic(torch.zeros(2, 1, 64, 64)).shape == (2, 1, 1, 1)
+
+
+@pytest.mark.parametrize("pseudo_anomalies", [True, False])
+def test_generator_step_has_the_restoration_term_only_with_pseudo_anomalies(pseudo_anomalies):
+    config = SAGANDetector.preset("smoke", {**TINY, "pseudo_anomalies": pseudo_anomalies})
+    generator, critic = build_networks(config, 32)
+    from bench.methods._gan import Accel
+
+    steps = SAGANSteps(generator, critic, config, Accel.for_device("cpu"))
+    batch = {"U": torch.rand(4, 1, 32, 32) * 2 - 1, "N": torch.rand(4, 1, 32, 32) * 2 - 1}
+    d_losses = steps.d_step(batch, g_step_follows=True)
+    assert steps._kept.shape[0] == (12 if pseudo_anomalies else 8)
+    g_losses = steps.g_step(batch)
+    assert ("g_rec" in g_losses) == pseudo_anomalies
+    assert torch.isfinite(d_losses["loss"]) and torch.isfinite(g_losses["loss"])
+
+
+def test_fit_writes_checkpoints_loss_log_and_sample_grid(train_data, tmp_path):
+    detector = tiny_detector(tmp_path).fit(train_data)
+    assert (tmp_path / "checkpoints" / "last.pt").is_file()
+    assert (tmp_path / "samples.png").stat().st_size > 0
+    header = (tmp_path / "losses.csv").read_text().splitlines()[0].split(",")
+    assert {"iteration", "D", "G", "g_adv", "g_id", "g_rec", "gp"} <= set(header)
+    assert detector.run_info()["training"]["iterations"] == TINY["iterations"]
+
+
+class _InterruptAt(Progress):
+    """Raises KeyboardInterrupt when the bar reaches `stop` (as Ctrl-C would)."""
+
+    def __init__(self, stop: int) -> None:
+        self.stop = stop
+
+    def task(self, description: str, total: int | None = None, completed: int = 0) -> ProgressTask:
+        stop = self.stop
+
+        class _Task(ProgressTask):
+            done = completed
+
+            def advance(self, n: int = 1, **fields) -> None:
+                self.done += n
+                if self.done >= stop:
+                    raise KeyboardInterrupt
+
+        return _Task()
+
+
+def test_interrupted_fit_resumes_to_the_same_weights(train_data, tmp_path):
+    uninterrupted = generator_weights(tiny_detector(tmp_path / "a").fit(train_data))
+    with pytest.raises(KeyboardInterrupt):
+        tiny_detector(tmp_path / "b", progress=_InterruptAt(4)).fit(train_data)  # after the checkpoint at 3
+    resumed = tiny_detector(tmp_path / "b").fit(train_data)
+    assert resumed.run_info()["training"]["resumed_from"] == 3
+    for name, value in generator_weights(resumed).items():
+        torch.testing.assert_close(value, uninterrupted[name], rtol=0, atol=0, msg=name)
+
+
+@pytest.mark.parametrize("switches", [{"acm": False}, {"arrm": False}, {"acm": False, "arrm": False},
+                                      {"pseudo_anomalies": False}])
+def test_ablation_switches_train_and_score(train_data, switches):
+    detector = tiny_detector(**{k: str(v).lower() for k, v in switches.items()}).fit(train_data)
+    scores = detector.score(train_data.normal)
+    assert np.isfinite(scores).all()
+    assert detector.generator_.acm == switches.get("acm", True)
+    assert detector.generator_.arrm == switches.get("arrm", True)
+
+
+def test_scores_are_deterministic_unless_gate_at_test(train_data):
+    detector = tiny_detector().fit(train_data)
+    images = train_data.normal
+    np.testing.assert_array_equal(detector.score(images), detector.score(images))
+    detector.generator_.gate_at_test = True
+    assert not np.array_equal(detector.score(images), detector.score(images))
+
+
+def test_image_size_must_fit_the_patch_grid(train_data):
+    with pytest.raises(BenchError, match="multiple of 16"):
+        tiny_detector(image_size="40").fit(train_data)
+
+
+def test_fit_without_unlabeled_images_is_a_clear_error(train_data):
+    with pytest.raises(BenchError, match="unlabeled"):
+        tiny_detector().fit(TrainData(train_data.normal, None))
