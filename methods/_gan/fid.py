@@ -1,8 +1,9 @@
 """Label-free FID (Heusel et al. 2017) with pytorch-fid's InceptionV3 (pool3, 2048 features).
 
 The weights come from torch's hub cache (`$TORCH_HOME/hub/checkpoints/pt_inception-2015-12-05-6726825d.pth`,
-where pytorch-fid downloads them at first use) or from a local file given as `fid_weights`; when neither is
-there and the download fails, `InceptionFeatures` raises a BenchError saying what to do.
+where pytorch-fid keeps them) or from a local file given as `fid_weights`. Nothing is downloaded during a run
+(an offline machine would otherwise hang on the attempt): when neither file is there, `check_weights` raises
+a BenchError saying how to fetch them, before any training starts.
 """
 
 from __future__ import annotations
@@ -51,23 +52,27 @@ def default_weights_path() -> Path:
 
 def missing_weights_message(extra: str = "") -> str:
     return (f"FID checkpoint selection needs pytorch-fid's Inception weights, which are not at "
-            f"{default_weights_path()}{extra}. Download {WEIGHTS_URL} and either put it there or pass "
-            "--set fid_weights=PATH; or choose another policy (--set selection=last or selection=val-auc).")
+            f"{default_weights_path()}{extra}. Download {WEIGHTS_URL} (e.g. `curl -L --create-dirs -o "
+            f"{default_weights_path()} {WEIGHTS_URL}`) or pass --set fid_weights=PATH; or choose another "
+            "policy (--set selection=last, or selection=val-auc where the data set has a validation split).")
 
 
-def check_weights(weights: Path | None) -> Path | None:
-    """The weights file to use (None: the hub cache may download it); a given but missing file is an error."""
+def check_weights(weights: Path | None) -> Path:
+    """The weights file to use: `weights` when given, else the hub cache's; missing -> BenchError."""
     if weights is not None:
         weights = Path(weights).expanduser()
         if not weights.is_file():
             raise BenchError(f"fid_weights={weights} does not exist. " + missing_weights_message())
         return weights
-    return default_weights_path() if default_weights_path().is_file() else None
+    if not default_weights_path().is_file():
+        raise BenchError(missing_weights_message())
+    return default_weights_path()
 
 
 @contextlib.contextmanager
 def _torch_home_holding(weights: Path) -> Iterator[None]:
-    """A temporary TORCH_HOME whose hub cache holds `weights` under the file name pytorch-fid asks for."""
+    """A temporary TORCH_HOME whose hub cache holds (a link to) `weights` under the name pytorch-fid asks for,
+    so pytorch-fid loads exactly that file and never tries to download."""
     previous = os.environ.get("TORCH_HOME")
     with tempfile.TemporaryDirectory(prefix="bench-fid-") as home:
         checkpoints = Path(home) / "hub" / "checkpoints"
@@ -92,15 +97,11 @@ class InceptionFeatures:
         self.device = torch.device(device)
         self.weights = check_weights(weights)
         try:
-            if weights is not None:
-                with _torch_home_holding(self.weights):  # type: ignore[arg-type]
-                    model = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[2048]])
-            else:
+            with _torch_home_holding(self.weights):
                 model = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[2048]])
-        except BenchError:
-            raise
-        except Exception as exc:  # the download failed (offline) or the file is not Inception weights
-            raise BenchError(missing_weights_message(f" ({type(exc).__name__}: {exc})")) from exc
+        except Exception as exc:  # not a file of Inception weights (a checkpoint of something else, truncated)
+            raise BenchError(f"cannot load Inception weights from {self.weights}: {type(exc).__name__}: "
+                             f"{exc}") from exc
         self.model = model.to(self.device).eval()
 
     @torch.no_grad()

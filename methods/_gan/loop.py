@@ -157,12 +157,7 @@ class GANLoop:
             while self.iteration < s.iterations:
                 self._set_lr()
                 batch = {name: self.accel.images(x) for name, x in self.sampler.sample().items()}
-                g_follows = (self.iteration + 1) % s.n_critic == 0
-                d_losses = self._update("D", self.steps.d_step, batch, g_step_follows=g_follows)
-                averager.add(_rename(d_losses, "D"))
-                if g_follows:
-                    averager.add(_rename(self._update("G", self.steps.g_step, batch), "G"))
-                self.iteration += 1
+                averager.add(self.train_step(batch))
                 at_checkpoint = self.iteration % s.checkpoint_every == 0 or self.iteration == s.iterations
                 if not (at_checkpoint or self.iteration % s.log_every == 0):
                     bar.advance(1)
@@ -178,6 +173,16 @@ class GANLoop:
                 bar.advance(1, **{k: v for k, v in means.items() if not k.startswith("d_")})
                 if at_checkpoint:
                     self._checkpoint(checkpoints)
+
+    def train_step(self, batch: Mapping[str, torch.Tensor]) -> Losses:
+        """One iteration on `batch`: a D step, then a G step when this iteration is an n_critic-th one.
+        Returns the losses (totals as `D` / `G`); advances `iteration`. The loop calls it; benchmarks too."""
+        g_follows = (self.iteration + 1) % self.settings.n_critic == 0
+        losses = _rename(self._update("D", self.steps.d_step, batch, g_step_follows=g_follows), "D")
+        if g_follows:
+            losses.update(_rename(self._update("G", self.steps.g_step, batch), "G"))
+        self.iteration += 1
+        return losses
 
     def _update(self, which: str, loss_fn: Callable[..., Losses], batch: Mapping[str, torch.Tensor],
                 **kwargs: Any) -> Losses:

@@ -1,0 +1,139 @@
+"""GAN training-step benchmark: our step (the shared loop's `train_step`: batched passes, critic frozen in the
+G step, reused generator pass, bf16 autocast / channels_last / compile on CUDA) against a plain fp32 eager
+reference step of the same networks and losses, same initial weights, same batch, same process.
+
+One timed unit = `n_critic` iterations (n_critic D steps + one G step). Add a method with `@case("name")`:
+a function (args) -> StepCase whose `ours` and `reference` each run one unit.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import time
+from collections.abc import Callable
+
+import torch
+
+CASES: dict[str, Callable[[BenchArgs], StepCase]] = {}
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchArgs:
+    device: torch.device
+    preset: str
+    size: int
+    batch_size: int
+    units: int  # timed units per side
+    warmup: int
+
+
+@dataclasses.dataclass
+class StepCase:
+    """`ours()` and `reference()` each run `iterations` training iterations on the same batch."""
+
+    description: str
+    iterations: int
+    ours: Callable[[], None]
+    reference: Callable[[], None]
+    notes: str = ""
+
+
+def case(name: str) -> Callable[[Callable[[BenchArgs], StepCase]], Callable[[BenchArgs], StepCase]]:
+    """Register a benchmark case under `name`."""
+
+    def register(build: Callable[[BenchArgs], StepCase]) -> Callable[[BenchArgs], StepCase]:
+        CASES[name] = build
+        return build
+
+    return register
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_calls(fn: Callable[[], None], units: int, warmup: int, device: torch.device) -> float:
+    """Seconds per call of `fn` after `warmup` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(units):
+        fn()
+    _sync(device)
+    return (time.perf_counter() - start) / units
+
+
+def run_case(name: str, args: BenchArgs) -> dict[str, object]:
+    """Build and time one case: iterations/s of ours and of the reference, and their ratio."""
+    built = CASES[name](args)
+    ours = time_calls(built.ours, args.units, args.warmup, args.device)
+    reference = time_calls(built.reference, args.units, args.warmup, args.device)
+    return {"benchmark": f"{name} train step", "setting": built.description,
+            "ours_it_s": built.iterations / ours, "reference_it_s": built.iterations / reference,
+            "ratio": reference / ours, "notes": built.notes}
+
+
+@case("healthygan")
+def healthygan_case(args: BenchArgs) -> StepCase:
+    """HealthyGAN: our loop step vs StarGAN-style separate passes in fp32 eager."""
+    from bench.methods._gan import Accel, DeviceSampler, GANLoop, LoopSettings
+    from bench.methods.healthygan.losses import compose, focus_loss, l1, mask_inverse
+    from bench.methods.healthygan.presets import PRESETS
+    from bench.methods.healthygan.trainer import HealthyGANSteps, build_networks
+
+    config = dataclasses.replace(PRESETS[args.preset], image_size=args.size, batch_size=args.batch_size)
+    device = args.device
+    torch.manual_seed(0)
+    generator, critic = build_networks(config, args.size)
+    ref_g, ref_d = copy.deepcopy(generator).to(device), copy.deepcopy(critic).to(device)
+    accel = Accel.for_device(device, amp=config.amp, channels_last=config.channels_last, compile=config.compile)
+    for module in (generator, critic):
+        accel.prepare(module).train()
+    steps = HealthyGANSteps(generator, critic, config, accel)
+    images = torch.randint(0, 256, (4 * args.batch_size, config.channels, args.size, args.size),
+                           dtype=torch.uint8, device=device)
+    sampler = DeviceSampler({"A": images[: 2 * args.batch_size], "B": images[2 * args.batch_size:]},
+                            args.batch_size, seed=0, channels=config.channels)
+    batch = sampler.sample()
+    loop = GANLoop(steps, sampler, LoopSettings(iterations=10**9, n_critic=config.n_critic), accel=accel,
+                   folder=None, identity="bench")
+    our_batch = {k: accel.images(v) for k, v in batch.items()}
+
+    def ours() -> None:
+        for _ in range(config.n_critic):
+            loop.train_step(our_batch)
+
+    betas = (config.beta1, config.beta2)
+    opt_g = torch.optim.Adam(ref_g.parameters(), lr=config.g_lr, betas=betas)
+    opt_d = torch.optim.Adam(ref_d.parameters(), lr=config.d_lr, betas=betas)
+    mixed, healthy = batch["A"], batch["B"]
+
+    def reference() -> None:
+        for _ in range(config.n_critic):
+            with torch.no_grad():
+                image, mask = ref_g(mixed)
+                fake = compose(mixed, image, mask)
+            alpha = torch.rand(mixed.shape[0], 1, 1, 1, device=device)
+            mixed_in = (alpha * healthy + (1 - alpha) * fake).requires_grad_(True)
+            (grad,) = torch.autograd.grad(ref_d(mixed_in).sum(), mixed_in, create_graph=True)
+            gp = ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
+            loss_d = ref_d(fake).mean() - ref_d(healthy).mean() + config.lambda_gp * gp
+            opt_d.zero_grad()
+            loss_d.backward()
+            opt_d.step()
+        image_a, mask_a = ref_g(mixed)
+        image_b, mask_b = ref_g(healthy)
+        loss_g = (-ref_d(compose(mixed, image_a, mask_a)).mean() - ref_d(compose(healthy, image_b, mask_b)).mean()
+                  + config.lambda_id * l1(healthy, image_b)
+                  + config.lambda_rec * l1(mixed, mask_inverse(mixed, image_a, mask_a))
+                  + config.lambda_mask * (0.5 * focus_loss(mask_a) + 0.5 * focus_loss(mask_b)))
+        opt_g.zero_grad()
+        loss_g.backward()
+        opt_g.step()
+
+    description = (f"{args.preset} nets (G {config.g_conv_dim}/{config.g_res_blocks} res, D {config.d_conv_dim}), "
+                   f"{args.size}px x{config.channels}, batch {args.batch_size}, {device.type}")
+    return StepCase(description, config.n_critic, ours, reference, notes=str(accel.info()))

@@ -1,0 +1,181 @@
+"""The HealthyGAN detector end to end on tiny real data: resume, run-folder outputs, selection policies."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from bench.detector import TrainData
+from bench.errors import BenchError
+from bench.methods._gan import Accel
+from bench.methods.healthygan.detector import HealthyGANDetector
+from bench.methods.healthygan.presets import PRESETS
+from bench.methods.healthygan.trainer import build_networks, train
+from bench.progress import Progress, ProgressTask
+from tests.synthetic_data import TINY, prepare_synthetic
+
+TINY_RUN = {"image_size": "16", "g_conv_dim": "4", "g_res_blocks": "1", "d_conv_dim": "4", "iterations": "8",
+            "batch_size": "4", "checkpoint_every": "4", "log_every": "2"}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return prepare_synthetic(tmp_path_factory.mktemp("tiny-synthetic"), **TINY)
+
+
+def train_data(prepared) -> TrainData:
+    return TrainData(prepared.split("train_normal"), prepared.split("train_unlabeled").without_labels())
+
+
+def detector(workdir=None, progress=None, **overrides) -> HealthyGANDetector:
+    return HealthyGANDetector.from_preset("smoke", {**TINY_RUN, **overrides}, seed=3, device="cpu",
+                                          workdir=workdir, progress=progress)
+
+
+class InterruptAt(Progress):
+    """Raises KeyboardInterrupt from the progress bar at `iteration`, as Ctrl-C during training does."""
+
+    def __init__(self, iteration: int) -> None:
+        self.iteration = iteration
+
+    def task(self, description, total=None, completed=0):
+        stop = self.iteration
+
+        class Bar(ProgressTask):
+            done = completed
+
+            def advance(self, n=1, **fields):
+                self.done += n
+                if self.done >= stop:
+                    raise KeyboardInterrupt
+
+        return Bar()
+
+
+def test_resumed_run_scores_like_an_uninterrupted_one(tiny, tmp_path):
+    test = tiny.split("test")
+    straight = detector(tmp_path / "straight").fit(train_data(tiny))
+    with pytest.raises(KeyboardInterrupt):
+        detector(tmp_path / "cut", progress=InterruptAt(6)).fit(train_data(tiny))
+    resumed = detector(tmp_path / "cut").fit(train_data(tiny))
+    assert resumed.train_info_["resumed_from"] == 4
+    np.testing.assert_array_equal(resumed.score(test), straight.score(test))
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_from_its_last_checkpoint(tiny, tmp_path):
+    """SIGKILL (no chance to clean up) between checkpoints; the same command continues and matches."""
+    script = textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        import numpy as np
+        from bench.detector import TrainData
+        from bench.datasets.synthetic import SyntheticDataset
+        from bench.methods.healthygan.detector import HealthyGANDetector
+        adapter = SyntheticDataset(Path(sys.argv[1]), SyntheticDataset.make_options({TINY!r}))
+        prepared = adapter.prepare()
+        overrides = {{**{TINY_RUN!r}, "iterations": "60", "checkpoint_every": "10"}}
+        det = HealthyGANDetector.from_preset("smoke", overrides, seed=3, device="cpu", workdir=Path(sys.argv[2]))
+        det.fit(TrainData(prepared.split("train_normal"), prepared.split("train_unlabeled").without_labels()))
+        np.save(sys.argv[3], det.score(prepared.split("test")))
+    """)
+    data_root = tmp_path / "data"
+    prepare_synthetic(data_root, **TINY)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+    def command(workdir, out):
+        return [sys.executable, "-c", script, str(data_root), str(workdir), str(out)]
+
+    subprocess.run(command(tmp_path / "straight", tmp_path / "straight.npy"), check=True, env=env)
+    process = subprocess.Popen(command(tmp_path / "cut", tmp_path / "cut.npy"), env=env)
+    last = tmp_path / "cut" / "checkpoints" / "last.pt"
+    while process.poll() is None:
+        if last.exists() and torch.load(last, weights_only=True)["iteration"] >= 20:
+            process.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    process.wait()
+    assert not (tmp_path / "cut.npy").exists(), "the run finished before it could be killed"
+    subprocess.run(command(tmp_path / "cut", tmp_path / "cut.npy"), check=True, env=env)
+    np.testing.assert_array_equal(np.load(tmp_path / "cut.npy"), np.load(tmp_path / "straight.npy"))
+
+
+def test_run_folder_gets_loss_csv_checkpoints_and_sample_grid(tiny, tmp_path):
+    fitted = detector(tmp_path).fit(train_data(tiny))
+    with open(tmp_path / "losses.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {"D", "G", "gp", "id", "rec", "focus"} <= set(rows[0])
+    assert [int(r["iteration"]) for r in rows] == [2, 4, 6, 8]
+    assert (tmp_path / "checkpoints" / "last.pt").is_file()
+    assert (tmp_path / "samples.png").read_bytes()[:4] == b"\x89PNG"
+    info = fitted.run_info()["training"]
+    assert info["iterations"] == 8 and info["accel"]["amp"] == "fp32" and info["selection"]["policy"] == "last"
+
+
+def test_val_auc_selection_keeps_the_best_validation_checkpoint(tiny, tmp_path):
+    fitted = detector(tmp_path, selection="val-auc").fit(train_data(tiny), val=tiny.split("val"))
+    selection = fitted.train_info_["selection"]
+    assert [i for i, _ in selection["history"]] == [4, 8]
+    assert selection["best_value"] == max(v for _, v in selection["history"])
+
+
+def test_val_auc_selection_without_a_validation_split_is_an_error(tiny):
+    with pytest.raises(BenchError, match="validation split"):
+        detector(selection="val-auc").fit(train_data(tiny))
+
+
+def test_fid_selection_without_inception_weights_fails_before_training(tiny, tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    with pytest.raises(BenchError, match="fid_weights=PATH"):
+        detector(tmp_path / "run", selection="fid").fit(train_data(tiny))
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_fid_selection_holds_out_images_and_picks_the_lowest(tiny, tmp_path):
+    from bench.methods.healthygan.networks import count_parameters  # noqa: F401  (module import check)
+    from tests.methods.test_gan_fid import small_features
+
+    config = HealthyGANDetector.preset("smoke", {**TINY_RUN, "selection": "fid", "fid_holdout": "6"})
+    torch.manual_seed(0)
+    generator, critic = build_networks(config, 16)
+
+    def translate(x):
+        image, mask = generator(x)
+        return image * mask + x * (1 - mask)
+
+    result, sets = train(generator, critic, train_data(tiny), config=config, seed=0,
+                         accel=Accel.for_device("cpu"), workdir=tmp_path, progress=Progress(),
+                         score=lambda images: np.zeros(len(images)), translate=translate,
+                         fid_features=small_features)
+    assert len(sets["A"]) == len(tiny.split("train_unlabeled")) - 6  # held out from training
+    assert len(sets["B"]) == len(tiny.split("train_normal")) - 6
+    history = result.selection["history"]
+    assert [i for i, _ in history] == [4, 8]
+    assert result.selection["best_value"] == min(v for _, v in history)
+
+
+def small_features(images: torch.Tensor) -> torch.Tensor:
+    """A small fixed feature extractor (the real one is Inception, tested in test_gan_fid.py)."""
+    return torch.nn.functional.adaptive_avg_pool2d(images.mean(dim=1, keepdim=True), 4).flatten(1)
+
+
+def test_set_overrides_reach_the_config():
+    config = HealthyGANDetector.preset("paper", {"n_critic": "5", "amp": "false", "fid_weights": "/w.pth"})
+    assert (config.n_critic, config.amp, str(config.fid_weights)) == (5, False, "/w.pth")
+    with pytest.raises(BenchError, match="valid keys"):
+        HealthyGANDetector.preset("paper", {"not_a_key": "1"})
+
+
+def test_presets_keep_cpu_paths_fp32():
+    detector_ = HealthyGANDetector(PRESETS["fast"], device="cpu")
+    accel = detector_._accel()
+    assert (accel.amp, accel.channels_last, accel.compile) == (False, False, False)
