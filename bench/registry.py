@@ -216,3 +216,6 @@ methods.register_family("anomalib", _anomalib_member, _anomalib_members)
 methods.register("sagan", "bench.methods.sagan.detector:SAGANDetector",
                  summary="SAGAN (MICCAI 2024): position-coded patches, attention-gated restoration, pseudo-anomalies",
                  uses_unlabeled=True)
+methods.register("healthygan", "bench.methods.healthygan.detector:HealthyGANDetector",
+                 summary="HealthyGAN (SASHIMI 2022): mixed -> healthy translation with a mask, score |x - x_hat|",
+                 uses_unlabeled=True)
