@@ -137,3 +137,65 @@ def healthygan_case(args: BenchArgs) -> StepCase:
     description = (f"{args.preset} nets (G {config.g_conv_dim}/{config.g_res_blocks} res, D {config.d_conv_dim}), "
                    f"{args.size}px x{config.channels}, batch {args.batch_size}, {device.type}")
     return StepCase(description, config.n_critic, ours, reference, notes=str(accel.info()))
+
+
+@case("sagan")
+def sagan_case(args: BenchArgs) -> StepCase:
+    """SAGAN: our loop step (G on x_u, x_n, x_p in one pass, reused by the G step; D on real and fake in one
+    pass) vs separate passes in fp32 eager."""
+    from bench.methods._gan import Accel, DeviceSampler, GANLoop, LoopSettings
+    from bench.methods.sagan.losses import generator_loss
+    from bench.methods.sagan.presets import PRESETS
+    from bench.methods.sagan.pseudo_anomaly import make_pseudo_anomalies
+    from bench.methods.sagan.trainer import NORMAL, UNLABELED, SAGANSteps, build_networks
+
+    config = dataclasses.replace(PRESETS[args.preset], image_size=args.size, batch_size=args.batch_size)
+    device = args.device
+    torch.manual_seed(0)
+    generator, critic = build_networks(config, args.size)
+    ref_g, ref_d = copy.deepcopy(generator).to(device).train(), copy.deepcopy(critic).to(device)
+    accel = Accel.for_device(device, amp=config.amp, channels_last=config.channels_last, compile=config.compile)
+    for module in (generator, critic):
+        accel.prepare(module).train()
+    steps = SAGANSteps(generator, critic, config, accel)
+    images = torch.randint(0, 256, (4 * args.batch_size, config.channels, args.size, args.size),
+                           dtype=torch.uint8, device=device)
+    sampler = DeviceSampler({UNLABELED: images[: 2 * args.batch_size], NORMAL: images[2 * args.batch_size:]},
+                            args.batch_size, seed=0, channels=config.channels)
+    batch = sampler.sample()
+    loop = GANLoop(steps, sampler, LoopSettings(iterations=10**9, n_critic=config.n_critic), accel=accel,
+                   folder=None, identity="bench")
+    our_batch = {k: accel.images(v) for k, v in batch.items()}
+
+    def ours() -> None:
+        for _ in range(config.n_critic):
+            loop.train_step(our_batch)
+
+    betas = (config.beta1, config.beta2)
+    opt_g = torch.optim.Adam(ref_g.parameters(), lr=config.g_lr, betas=betas)
+    opt_d = torch.optim.Adam(ref_d.parameters(), lr=config.d_lr, betas=betas)
+    unlabeled, normal = batch[UNLABELED], batch[NORMAL]
+
+    def reference() -> None:
+        for _ in range(config.n_critic):
+            with torch.no_grad():
+                fake = ref_g(unlabeled)
+            alpha = torch.rand(normal.shape[0], 1, 1, 1, device=device)
+            mixed_in = (alpha * normal + (1 - alpha) * fake).requires_grad_(True)
+            (grad,) = torch.autograd.grad(ref_d(mixed_in).sum(), mixed_in, create_graph=True)
+            gp = ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
+            loss_d = ref_d(fake).mean() - ref_d(normal).mean() + config.lambda_gp * gp
+            opt_d.zero_grad()
+            loss_d.backward()
+            opt_d.step()
+        pseudo = make_pseudo_anomalies(normal).images if config.pseudo_anomalies else None
+        restored_pseudo = ref_g(pseudo) if pseudo is not None else None
+        loss_g, _ = generator_loss(ref_d(ref_g(unlabeled)), ref_g(normal), normal, restored_pseudo,
+                                   config.lambda_id, config.lambda_rec)
+        opt_g.zero_grad()
+        loss_g.backward()
+        opt_g.step()
+
+    description = (f"{args.preset} nets (G {config.g_conv_dim}/{config.g_res_blocks} res, N={config.n_patches}, "
+                   f"D {config.d_conv_dim}), {args.size}px x{config.channels}, batch {args.batch_size}, {device.type}")
+    return StepCase(description, config.n_critic, ours, reference, notes=str(accel.info()))

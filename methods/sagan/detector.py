@@ -81,6 +81,15 @@ class SAGANDetector(Detector):
             maps.append(m[:, 0].cpu())
         return torch.cat(maps).numpy().astype(np.float32)
 
+    def _restored_images(self, images: ImageSet) -> np.ndarray:
+        """x' as uint8 at the input's size, for qualitative figures."""
+        parts = []
+        for _, restored in self._batches(images):
+            if tuple(restored.shape[-2:]) != images.size:
+                restored = F.interpolate(restored, size=images.size, mode="bilinear", align_corners=False)
+            parts.append(((restored.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu())
+        return torch.cat(parts).numpy()
+
     # --- sample grid ---------------------------------------------------------------------------------------
     def _save_samples(self, sets: Mapping[str, torch.Tensor], iteration: int | None = None) -> None:
         """samples.png in the run folder: input, restored x', |x - x'|, the three attention maps, a
