@@ -32,6 +32,7 @@ class ModelInfo:
     args: dict[str, Any] = dataclasses.field(default_factory=dict)
     smoke_args: dict[str, Any] = dataclasses.field(default_factory=dict)
     image_size: int | None = None  # an input size the model needs, whatever the data set's
+    batch_size: int | None = None  # a training batch size the model needs
     val_from_train: bool = False
     unsupported: str = ""
 
@@ -56,6 +57,7 @@ def models() -> dict[str, ModelInfo]:
         key: ModelInfo(key=key, class_name=row["class"], summary=row["summary"], downloads=row.get("downloads", ""),
                        epochs=row.get("epochs"), args=dict(row.get("args", {})),
                        smoke_args=dict(row.get("smoke_args", {})), image_size=row.get("image_size"),
+                       batch_size=row.get("batch_size"),
                        val_from_train=bool(row.get("val_from_train", False)), unsupported=row.get("unsupported", ""))
         for key, row in table.items()
     }

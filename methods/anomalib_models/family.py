@@ -20,13 +20,14 @@ SMOKE_EPOCHS = 1
 def presets_for(info: catalog.ModelInfo) -> dict[str, AnomalibConfig]:
     """paper: anomalib's defaults at the data set's size, pretrained; fast: a fifth of the epochs (at least 1);
     smoke: one epoch, random backbone, no download (plumbing only)."""
-    paper = AnomalibConfig()
     epochs = info.epochs or catalog.DEFAULT_EPOCHS
     smoke_args = json.dumps(info.smoke_args) if info.smoke_args else ""
+    batch = {"batch_size": info.batch_size} if info.batch_size else {}
     return {
-        "paper": paper,
-        "fast": AnomalibConfig(epochs=max(1, epochs // 5)),
-        "smoke": AnomalibConfig(epochs=SMOKE_EPOCHS, pretrained=False, batch_size=16, model_args=smoke_args),
+        "paper": AnomalibConfig(**batch),
+        "fast": AnomalibConfig(epochs=max(1, epochs // 5), **batch),
+        "smoke": AnomalibConfig(epochs=SMOKE_EPOCHS, pretrained=False, model_args=smoke_args,
+                                **(batch or {"batch_size": 16})),
     }
 
 

@@ -12,7 +12,6 @@ import contextlib
 import ctypes
 import inspect
 import logging
-import os
 import random
 import shutil
 import tempfile
@@ -61,10 +60,18 @@ def seeded(seed: int) -> Iterator[None]:
 
 @contextlib.contextmanager
 def quiet() -> Iterator[None]:
-    """Silence Lightning's banners and warnings and tqdm bars for the block (the CLI shows its own progress)."""
+    """Silence Lightning's banners and warnings and anomalib's tqdm bars (PatchCore's coreset selection) for the
+    block: the CLI shows its own progress. tqdm reads TQDM_DISABLE only at import, hence the patched __init__."""
+    import tqdm
+
     saved = {name: logging.getLogger(name).level for name in _QUIET_LOGGERS}
-    old_tqdm = os.environ.get("TQDM_DISABLE")
-    os.environ["TQDM_DISABLE"] = "1"
+    tqdm_init = tqdm.tqdm.__init__
+
+    def silent_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs["disable"] = True
+        tqdm_init(self, *args, **kwargs)
+
+    tqdm.tqdm.__init__ = silent_init
     try:
         for name in _QUIET_LOGGERS:
             logging.getLogger(name).setLevel(logging.ERROR)
@@ -76,10 +83,7 @@ def quiet() -> Iterator[None]:
     finally:
         for name, level in saved.items():
             logging.getLogger(name).setLevel(level)
-        if old_tqdm is None:
-            os.environ.pop("TQDM_DISABLE", None)
-        else:
-            os.environ["TQDM_DISABLE"] = old_tqdm
+        tqdm.tqdm.__init__ = tqdm_init
 
 
 def anomalib_class(class_name: str) -> type:

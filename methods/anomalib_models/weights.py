@@ -1,11 +1,14 @@
-"""Where a model's pretrained timm backbone weights come from, decided before anything hangs on the network.
+"""Where a model's pretrained backbone weights come from, decided before anything hangs on the network.
 
 anomalib builds its backbones with `timm.create_model(name, pretrained=True)`, which downloads from the Hugging Face
 hub and, offline, retries for about a minute before failing. While an anomalib model is built, `timm_weights`
 intercepts those calls: a local file (`backbone_weights=PATH`) or the Hugging Face cache is loaded through timm's own
 `pretrained_cfg_overlay={"file": ...}` path (no network); with neither, a reachable hub downloads as usual and an
 unreachable one fails at once with `WeightsUnavailable`; `pretrained=false` turns every pretrained request into a
-random initialisation. Each decision is recorded for run.json.
+random initialisation. A few models (CFA, CS-Flow, UniNet) build torchvision backbones instead: `torchvision_weights`
+loads those from the torch hub cache (TORCH_HOME), fails at once when they are neither cached nor downloadable, and
+refuses `pretrained=false` (torchvision gives anomalib no random-backbone switch for them). Each decision is recorded
+for run.json.
 """
 
 from __future__ import annotations
@@ -142,3 +145,51 @@ def timm_weights(method: str, pretrained: bool, weights_file: Path | None,
         yield
     finally:
         timm.create_model = original
+
+
+def url_unreachable_reason(url: str) -> str | None:
+    """Why `url` cannot be fetched now, or None when a HEAD request gets through (torch.hub has no timeout)."""
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=PROBE_TIMEOUT_S).close()
+    except Exception as exc:  # noqa: BLE001 - any failure to connect means "cannot download now"
+        return f"it cannot be downloaded now ({type(exc).__name__}: {exc})"
+    return None
+
+
+@contextlib.contextmanager
+def torchvision_weights(method: str, pretrained: bool, records: list[dict[str, Any]]) -> Iterator[None]:
+    """While active, torchvision's `WeightsEnum.get_state_dict` (its only download path) reads the torch hub cache,
+    fails fast when the file is missing and unreachable, and refuses `pretrained=false`."""
+    import torch
+    from torchvision.models import WeightsEnum
+
+    original = WeightsEnum.get_state_dict
+
+    def get_state_dict(self: Any, *args: Any, **kwargs: Any) -> Any:
+        url = self.url
+        path = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
+        if not pretrained:
+            raise WeightsUnavailable(
+                f"{method} builds a torchvision backbone with fixed ImageNet weights ({url}) and has no "
+                f"random-backbone mode, so pretrained=false cannot apply; drop it and provide {path.name} in "
+                f"{path.parent} (TORCH_HOME), or let it download once where there is internet.")
+        source = "torch hub cache"
+        if not path.is_file():
+            reason = url_unreachable_reason(url)
+            if reason:
+                raise WeightsUnavailable(
+                    f"{method} needs torchvision ImageNet weights {path.name} ({url}); they are not in the torch hub "
+                    f"cache ({path.parent}) and {reason}. Download the file where there is internet and put it there "
+                    f"(or set TORCH_HOME to a folder holding hub/checkpoints/{path.name}).")
+            source = "downloaded (torch hub)"
+        state = original(self, *args, **kwargs)
+        records.append({"torchvision_weights": url, "source": source, "file": str(path), "sha256": sha256(path)})
+        return state
+
+    WeightsEnum.get_state_dict = get_state_dict
+    try:
+        yield
+    finally:
+        WeightsEnum.get_state_dict = original

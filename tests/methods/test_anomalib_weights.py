@@ -102,3 +102,9 @@ def test_pretrained_false_builds_a_random_backbone_and_says_so(small, tmp_path, 
     detector = padim(tmp_path, pretrained="false").fit(TrainData(small.split("train_normal")))
     (record,) = detector.run_info()["pretrained_weights"]
     assert record == {"timm_model": "resnet18", "source": "random initialisation (pretrained=false)"}
+
+
+def test_torchvision_backbones_refuse_pretrained_false_instead_of_loading_imagenet_weights(small, tmp_path):
+    detector = registry.get_method("anomalib:cfa").from_preset("smoke", device="cpu", workdir=tmp_path / "run")
+    with pytest.raises(WeightsUnavailable, match="no random-backbone mode, so pretrained=false cannot apply"):
+        detector.fit(TrainData(small.split("train_normal")))
