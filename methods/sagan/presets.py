@@ -64,7 +64,7 @@ PRESETS: dict[str, SAGANConfig] = {
     "paper": SAGANConfig(),
     # Minutes on one GPU: the paper's networks and batch, 10k iterations, final weights.
     "fast": SAGANConfig(iterations=10_000, checkpoint_every=2_000, log_every=50, compile=True),
-    # Seconds on a CPU (make demo, tests): narrow networks (G about 0.7M parameters) and 2 residual blocks at
+    # Seconds on a CPU (make demo, tests): narrow networks (G 0.41M parameters) and 2 residual blocks at
     # 32 px (16 x 16 patches), a higher lr; the architecture (ACM, ARRM, gating, pseudo-anomalies) is intact.
     "smoke": SAGANConfig(image_size=32, g_conv_dim=8, g_res_blocks=2, d_conv_dim=8, iterations=300,
                          batch_size=16, g_lr=2e-4, d_lr=2e-4, checkpoint_every=1_000, log_every=10, amp=False,
