@@ -46,7 +46,7 @@ Contract details:
 """
 
 from bench.methods._gan.accel import Accel, eval_mode
-from bench.methods._gan.data import DeviceSampler, images_to_device, split_holdout, to_unit_range
+from bench.methods._gan.data import DeviceSampler, hold_out, ids_digest, images_to_device, split_holdout, to_unit_range
 from bench.methods._gan.fid import InceptionFeatures, fid_from_features, frechet_distance
 from bench.methods._gan.loop import DivergenceError, GANLoop, GANSteps, LoopSettings, TrainResult, fingerprint
 from bench.methods._gan.samples import save_sample_grid
@@ -72,5 +72,5 @@ __all__ = [
     "InceptionFeatures", "LoopSettings", "SelectionTracker", "Selector", "TrainResult", "ValAUCSelector",
     "critic_loss", "critic_loss_gp", "eval_mode", "fid_from_features", "fingerprint", "frechet_distance",
     "generator_adversarial_loss", "gradient_penalty", "images_to_device", "make_selector", "save_sample_grid",
-    "split_holdout", "to_unit_range",
+    "hold_out", "ids_digest", "split_holdout", "to_unit_range",
 ]

@@ -6,6 +6,7 @@ device from a device-side generator whose state is part of every checkpoint (exa
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -111,3 +112,14 @@ class DeviceSampler:
         self.generator.set_state(state["generator"].cpu())
         self._order = {k: v.to(self.device) for k, v in state["order"].items()}
         self._position = {k: int(v) for k, v in state["position"].items()}
+
+
+def ids_digest(images: ImageSet) -> str:
+    """A short digest of `images`' ids (part of a run's resume identity)."""
+    return hashlib.sha256("\n".join(map(str, images.ids)).encode()).hexdigest()[:16]
+
+
+def hold_out(images: ImageSet, count: int, seed: int) -> tuple[ImageSet, ImageSet]:
+    """(kept for training, held out) with at most a fifth of `images` held out, drawn by `seed`."""
+    keep, held = split_holdout(len(images), min(count, len(images) // 5), seed)
+    return images.subset(keep), images.subset(held)

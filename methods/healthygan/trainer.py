@@ -8,7 +8,6 @@ change in between).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -27,9 +26,10 @@ from bench.methods._gan import (
     TrainResult,
     critic_loss_gp,
     fingerprint,
+    hold_out,
+    ids_digest,
     images_to_device,
     make_selector,
-    split_holdout,
     to_unit_range,
 )
 from bench.methods.healthygan.losses import compose, focus_loss, l1, mask_inverse
@@ -104,16 +104,6 @@ def build_networks(config: HealthyGANConfig, size: int) -> tuple[Generator, Crit
     return generator, critic
 
 
-def _ids_digest(images: ImageSet) -> str:
-    return hashlib.sha256("\n".join(map(str, images.ids)).encode()).hexdigest()[:16]
-
-
-def _held_out(images: ImageSet, count: int, seed: int) -> tuple[ImageSet, ImageSet]:
-    """(kept for training, held out) with at most a fifth of `images` held out."""
-    keep, held = split_holdout(len(images), min(count, len(images) // 5), seed)
-    return images.subset(keep), images.subset(held)
-
-
 def train(generator: Generator, critic: Critic, data: TrainData, *, config: HealthyGANConfig, seed: int,
           accel: Accel, workdir: Path | None, progress: Progress,
           score: Callable[[ImageSet], np.ndarray], translate: Callable[[torch.Tensor], torch.Tensor],
@@ -130,8 +120,8 @@ def train(generator: Generator, critic: Critic, data: TrainData, *, config: Heal
     fid_mixed = fid_healthy = features = None
     if config.selection == "fid":
         features = fid_features or InceptionFeatures(accel.device, config.fid_weights)
-        mixed, held_mixed = _held_out(mixed, config.fid_holdout, seed + 101)
-        healthy, held_healthy = _held_out(healthy, config.fid_holdout, seed + 202)
+        mixed, held_mixed = hold_out(mixed, config.fid_holdout, seed + 101)
+        healthy, held_healthy = hold_out(healthy, config.fid_holdout, seed + 202)
         fid_mixed = to_unit_range(images_to_device(held_mixed, accel.device, size=size), config.channels)
         fid_healthy = to_unit_range(images_to_device(held_healthy, accel.device, size=size), config.channels)
     selector = make_selector(config.selection, score=score, val=val, translate=translate,
@@ -146,7 +136,7 @@ def train(generator: Generator, critic: Critic, data: TrainData, *, config: Heal
                             checkpoint_every=config.checkpoint_every, log_every=config.log_every,
                             lr_decay=config.lr_decay, lr_decay_iters=config.lr_decay_iters,
                             description="healthygan")
-    identity = fingerprint(config_to_dict(config), seed, size, _ids_digest(mixed), _ids_digest(healthy))
+    identity = fingerprint(config_to_dict(config), seed, size, ids_digest(mixed), ids_digest(healthy))
     hook = None if on_checkpoint is None else (lambda iteration: on_checkpoint(sets, iteration))
     loop = GANLoop(steps, sampler, settings, accel=accel, folder=workdir, identity=identity,
                    selector=selector, progress=progress, on_checkpoint=hook)

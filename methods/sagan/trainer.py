@@ -8,7 +8,6 @@ and fake in one pass (it has no batch statistics).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -27,9 +26,10 @@ from bench.methods._gan import (
     TrainResult,
     critic_loss_gp,
     fingerprint,
+    hold_out,
+    ids_digest,
     images_to_device,
     make_selector,
-    split_holdout,
     to_unit_range,
 )
 from bench.methods.healthygan.networks import Critic, critic_depth
@@ -114,16 +114,6 @@ def build_networks(config: SAGANConfig, size: int) -> tuple[SAGANGenerator, Crit
     return build_generator(config), critic
 
 
-def _ids_digest(images: ImageSet) -> str:
-    return hashlib.sha256("\n".join(map(str, images.ids)).encode()).hexdigest()[:16]
-
-
-def _held_out(images: ImageSet, count: int, seed: int) -> tuple[ImageSet, ImageSet]:
-    """(kept for training, held out) with at most a fifth of `images` held out."""
-    keep, held = split_holdout(len(images), min(count, len(images) // 5), seed)
-    return images.subset(keep), images.subset(held)
-
-
 def train(generator: SAGANGenerator, critic: Critic, data: TrainData, *, config: SAGANConfig, seed: int,
           accel: Accel, workdir: Path | None, progress: Progress,
           score: Callable[[ImageSet], np.ndarray], translate: Callable[[torch.Tensor], torch.Tensor],
@@ -140,8 +130,8 @@ def train(generator: SAGANGenerator, critic: Critic, data: TrainData, *, config:
     fid_mixed = fid_healthy = features = None
     if config.selection == "fid":
         features = fid_features or InceptionFeatures(accel.device, config.fid_weights)
-        unlabeled, held_unlabeled = _held_out(unlabeled, config.fid_holdout, seed + 101)
-        normal, held_normal = _held_out(normal, config.fid_holdout, seed + 202)
+        unlabeled, held_unlabeled = hold_out(unlabeled, config.fid_holdout, seed + 101)
+        normal, held_normal = hold_out(normal, config.fid_holdout, seed + 202)
         fid_mixed = to_unit_range(images_to_device(held_unlabeled, accel.device, size=size), config.channels)
         fid_healthy = to_unit_range(images_to_device(held_normal, accel.device, size=size), config.channels)
     selector = make_selector(config.selection, score=score, val=val, translate=translate,
@@ -155,7 +145,7 @@ def train(generator: SAGANGenerator, critic: Critic, data: TrainData, *, config:
     settings = LoopSettings(iterations=config.iterations, n_critic=config.n_critic,
                             checkpoint_every=config.checkpoint_every, log_every=config.log_every,
                             lr_decay=config.lr_decay, lr_decay_iters=config.lr_decay_iters, description="sagan")
-    identity = fingerprint(config_to_dict(config), seed, size, _ids_digest(unlabeled), _ids_digest(normal))
+    identity = fingerprint(config_to_dict(config), seed, size, ids_digest(unlabeled), ids_digest(normal))
     hook = None if on_checkpoint is None else (lambda iteration: on_checkpoint(sets, iteration))
     loop = GANLoop(steps, sampler, settings, accel=accel, folder=workdir, identity=identity,
                    selector=selector, progress=progress, on_checkpoint=hook)
