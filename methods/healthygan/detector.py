@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 
-from bench.detector import Detector, ImageSet, TrainData
+from bench.detector import Detector, TrainData
 from bench.device import seed_everything
-from bench.methods._gan import Accel, images_to_device, save_sample_grid, to_unit_range
-from bench.methods.healthygan.losses import anomaly_map, anomaly_score, compose
+from bench.methods._gan import Accel, save_sample_grid, to_unit_range
+from bench.methods._gan.scoring import RestorationScoring
+from bench.methods.healthygan.losses import compose
 from bench.methods.healthygan.networks import Generator, count_parameters
 from bench.methods.healthygan.presets import PRESETS, HealthyGANConfig
 from bench.methods.healthygan.trainer import build_networks, model_size, train
@@ -20,7 +19,7 @@ from bench.methods.healthygan.trainer import build_networks, model_size, train
 N_SAMPLE_ROWS = 4  # per training set in samples.png
 
 
-class HealthyGANDetector(Detector):
+class HealthyGANDetector(RestorationScoring, Detector):
     """HealthyGAN (Rahman Siddiquee et al., SASHIMI 2022): semi-supervised; learns to turn mixed images into
     healthy-looking ones (G outputs an image and a mask, Eq. 1); higher |x - x_hat| = more anomalous."""
 
@@ -55,35 +54,10 @@ class HealthyGANDetector(Detector):
 
     # --- inference -------------------------------------------------------------------------------------
     def _translate(self, x: torch.Tensor) -> torch.Tensor:
-        """x_hat (Eq. 1) for images in [-1, 1] at the model's size, in fp32."""
+        """x_hat (Eq. 1) for images in [-1, 1] at the model's size, in fp32: the restored image the score,
+        the maps and the qualitative figures use."""
         image, mask = self.generator_(x)
         return compose(x, image, mask)
-
-    def _batches(self, images: ImageSet):
-        """(x at the model size in [-1, 1], x_hat) per batch, in order."""
-        step = self.config.score_batch_size
-        for start in range(0, len(images), step):
-            raw = images_to_device(images.images[start:start + step], self.device, size=self.size_)
-            x = to_unit_range(raw, self.config.channels)
-            yield x, self._translate(x)
-
-    def _score_during_fit(self, images: ImageSet) -> np.ndarray:
-        """Scores during training (val-auc selection), with the current weights."""
-        with torch.no_grad():
-            return self._score(images)
-
-    def _score(self, images: ImageSet) -> np.ndarray:
-        parts = [anomaly_score(x, x_hat).cpu() for x, x_hat in self._batches(images)]
-        return torch.cat(parts).double().numpy() if parts else np.zeros(0)
-
-    def _anomaly_maps(self, images: ImageSet) -> np.ndarray:
-        maps = []
-        for x, x_hat in self._batches(images):
-            m = anomaly_map(x, x_hat).unsqueeze(1)
-            if tuple(m.shape[-2:]) != images.size:
-                m = F.interpolate(m, size=images.size, mode="bilinear", align_corners=False)
-            maps.append(m[:, 0].cpu())
-        return torch.cat(maps).numpy().astype(np.float32)
 
     # --- sample grid ---------------------------------------------------------------------------------------
     def _save_samples(self, sets: Mapping[str, torch.Tensor], iteration: int | None = None) -> None:

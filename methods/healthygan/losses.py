@@ -1,6 +1,7 @@
-"""HealthyGAN's composition (paper Eq. 1-2), losses and score as pure functions of tensors.
+"""HealthyGAN's composition (paper Eq. 1-2) and losses as pure functions of tensors.
 
-The critic's WGAN-GP loss is the shared one in `bench.methods._gan.wgan`.
+The critic's WGAN-GP loss is the shared one in `bench.methods._gan.wgan`; the score, mean |x - x_hat| / 2, is
+the shared one in `bench.methods._gan.scoring` (SAGAN's is the same).
 """
 
 from __future__ import annotations
@@ -35,13 +36,3 @@ def focus_loss(mask: torch.Tensor, lambda_small: float = 1.0, lambda_zeroone: fl
 def l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """mean |a - b| in float32."""
     return (a.float() - b.float()).abs().mean()
-
-
-def anomaly_map(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
-    """|x - x_hat| averaged over channels: (B, H, W)."""
-    return (x.float() - x_hat.float()).abs().mean(dim=1)
-
-
-def anomaly_score(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
-    """mean over C, H, W of |x - x_hat| / 2 per image (in [0, 1] for images in [-1, 1])."""
-    return (x.float() - x_hat.float()).abs().flatten(1).mean(dim=1) / 2

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bench.detector import Detector, ImageSet, TrainData
+from bench.detector import Detector, TrainData
 from bench.device import seed_everything
-from bench.methods._gan import Accel, images_to_device, save_sample_grid, to_unit_range
-from bench.methods.sagan.losses import anomaly_map, anomaly_score
+from bench.methods._gan import Accel, save_sample_grid, to_unit_range
+from bench.methods._gan.scoring import RestorationScoring
 from bench.methods.sagan.networks import parameter_count
 from bench.methods.sagan.presets import PRESETS, SAGANConfig
 from bench.methods.sagan.pseudo_anomaly import make_pseudo_anomalies
@@ -21,7 +20,7 @@ from bench.methods.sagan.trainer import NORMAL, UNLABELED, build_generator, buil
 N_SAMPLE_ROWS = 4  # per training set in samples.png
 
 
-class SAGANDetector(Detector):
+class SAGANDetector(RestorationScoring, Detector):
     """SAGAN (Zhang et al., MICCAI 2024): semi-supervised; G restores images towards normal anatomy, working on
     position-coded patches (ACM) with attention-gated decoder stages (ARRM), trained with FPI pseudo-anomalies;
     higher |x - x'| = more anomalous. The Bernoulli gate is off at test unless `gate_at_test=true`."""
@@ -59,41 +58,6 @@ class SAGANDetector(Detector):
     def _translate(self, x: torch.Tensor) -> torch.Tensor:
         """x' for images in [-1, 1] at the model's size, in fp32."""
         return self.generator_(x)
-
-    def _batches(self, images: ImageSet) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """(x at the model size in [-1, 1], x') per batch, in order."""
-        step = self.config.score_batch_size
-        for start in range(0, len(images), step):
-            raw = images_to_device(images.images[start:start + step], self.device, size=self.size_)
-            x = to_unit_range(raw, self.config.channels)
-            yield x, self._translate(x)
-
-    def _score_during_fit(self, images: ImageSet) -> np.ndarray:
-        """Scores during training (val-auc selection), with the current weights."""
-        with torch.no_grad():
-            return self._score(images)
-
-    def _score(self, images: ImageSet) -> np.ndarray:
-        parts = [anomaly_score(x, restored).cpu() for x, restored in self._batches(images)]
-        return torch.cat(parts).double().numpy() if parts else np.zeros(0)
-
-    def _anomaly_maps(self, images: ImageSet) -> np.ndarray:
-        maps = []
-        for x, restored in self._batches(images):
-            m = anomaly_map(x, restored).unsqueeze(1)
-            if tuple(m.shape[-2:]) != images.size:
-                m = F.interpolate(m, size=images.size, mode="bilinear", align_corners=False)
-            maps.append(m[:, 0].cpu())
-        return torch.cat(maps).numpy().astype(np.float32)
-
-    def _restored_images(self, images: ImageSet) -> np.ndarray:
-        """x' as uint8 at the input's size, for qualitative figures."""
-        parts = []
-        for _, restored in self._batches(images):
-            if tuple(restored.shape[-2:]) != images.size:
-                restored = F.interpolate(restored, size=images.size, mode="bilinear", align_corners=False)
-            parts.append(((restored.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu())
-        return torch.cat(parts).numpy()
 
     # --- sample grid ---------------------------------------------------------------------------------------
     def _save_samples(self, sets: Mapping[str, torch.Tensor], iteration: int | None = None) -> None:

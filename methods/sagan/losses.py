@@ -1,5 +1,5 @@
-"""SAGAN's losses and score as pure functions of tensors (paper Eq. 3-6). The critic's WGAN-GP loss is the
-shared one in `bench.methods._gan`."""
+"""SAGAN's generator loss as a pure function of tensors (paper Eq. 3-6). The critic's WGAN-GP loss is the
+shared one in `bench.methods._gan`; the score, mean |x - x'| / 2, is in `bench.methods._gan.scoring`."""
 
 from __future__ import annotations
 
@@ -23,13 +23,3 @@ def generator_loss(critic_on_restored_unlabeled: torch.Tensor, restored_normal: 
         total = total + lambda_rec * restoration
         parts["g_rec"] = restoration.detach()
     return total, parts
-
-
-def anomaly_map(images: torch.Tensor, restored: torch.Tensor) -> torch.Tensor:
-    """|x - x'| averaged over channels: (B, H, W)."""
-    return (images.float() - restored.float()).abs().mean(dim=1)
-
-
-def anomaly_score(images: torch.Tensor, restored: torch.Tensor) -> torch.Tensor:
-    """mean over C, H, W of |x - x'| / 2 per image (in [0, 1] for images in [-1, 1])."""
-    return (images.float() - restored.float()).abs().flatten(1).mean(dim=1) / 2

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from bench.methods._gan import Accel, critic_loss, gradient_penalty
-from bench.methods.healthygan.losses import anomaly_score, compose, focus_loss, l1, mask_inverse
+from bench.methods.healthygan.losses import compose, focus_loss, l1, mask_inverse
 from bench.methods.healthygan.presets import PRESETS
 from bench.methods.healthygan.trainer import HealthyGANSteps, build_networks
 
@@ -38,12 +38,6 @@ def test_focus_loss_hand_computed_with_epsilon_0_01():
     assert focus_loss(mask).item() == pytest.approx(expected, rel=1e-6)
     mask = torch.tensor([0.0, 1.0, 1.0, 1.0]).view(1, 1, 2, 2)
     assert focus_loss(mask, lambda_small=2.0).item() == pytest.approx(2.0 * 0.75**2, rel=1e-6)
-
-
-def test_score_is_mean_absolute_difference_over_two():
-    x = torch.zeros(2, 1, 2, 2)
-    x_hat = torch.tensor([[1.0, 1.0, 1.0, 1.0], [2.0, 0.0, 0.0, 0.0]]).view(2, 1, 2, 2)
-    torch.testing.assert_close(anomaly_score(x, x_hat), torch.tensor([0.5, 0.25]))
 
 
 @pytest.fixture
