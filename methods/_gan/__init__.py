@@ -53,10 +53,12 @@ from bench.methods._gan.samples import save_sample_grid
 from bench.methods._gan.selection import (
     POLICIES,
     FIDSelector,
+    SelectionSetup,
     SelectionTracker,
     Selector,
     ValAUCSelector,
     make_selector,
+    setup_selection,
 )
 from bench.methods._gan.wgan import (
     LAMBDA_GP,
@@ -72,5 +74,5 @@ __all__ = [
     "InceptionFeatures", "LoopSettings", "SelectionTracker", "Selector", "TrainResult", "ValAUCSelector",
     "critic_loss", "critic_loss_gp", "eval_mode", "fid_from_features", "fingerprint", "frechet_distance",
     "generator_adversarial_loss", "gradient_penalty", "images_to_device", "make_selector", "save_sample_grid",
-    "hold_out", "ids_digest", "split_holdout", "to_unit_range",
+    "hold_out", "ids_digest", "setup_selection", "SelectionSetup", "split_holdout", "to_unit_range",
 ]

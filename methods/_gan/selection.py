@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -17,7 +18,15 @@ import torch
 
 from bench.detector import ImageSet
 from bench.errors import BenchError
-from bench.methods._gan.fid import FeatureFn, extract, fid_from_features, frechet_distance, statistics
+from bench.methods._gan.data import hold_out, images_to_device, to_unit_range
+from bench.methods._gan.fid import (
+    FeatureFn,
+    InceptionFeatures,
+    extract,
+    fid_from_features,
+    frechet_distance,
+    statistics,
+)
 
 POLICIES = ("last", "val-auc", "fid")
 
@@ -94,6 +103,35 @@ def make_selector(policy: str, *, score: Callable[[ImageSet], np.ndarray] | None
     raise BenchError(f"unknown selection policy {policy!r}; use one of {', '.join(POLICIES)}")
 
 
+@dataclasses.dataclass(frozen=True)
+class SelectionSetup:
+    """A GAN trainer's checkpoint selector and the two training sets left after any FID hold-out."""
+
+    selector: Selector | None
+    unlabeled: ImageSet
+    normal: ImageSet
+
+
+def setup_selection(policy: str, unlabeled: ImageSet, normal: ImageSet, *, device: torch.device, size: int,
+                    channels: int, holdout: int, seed: int, score: Callable[[ImageSet], np.ndarray],
+                    translate: Callable[[torch.Tensor], torch.Tensor], val: ImageSet | None = None,
+                    fid_features: FeatureFn | None = None, fid_weights: Path | None = None) -> SelectionSetup:
+    """The selector for `policy`. With `fid`, up to `holdout` images of each set (at most a fifth) are held out
+    as the label-free FID reference and are not trained on; `fid_features` defaults to pytorch-fid's Inception
+    (weights from `fid_weights` or torch's hub cache)."""
+    if policy != "fid":
+        selector = make_selector(policy, score=score, val=val, translate=translate)
+        return SelectionSetup(selector, unlabeled, normal)
+    features = fid_features or InceptionFeatures(device, fid_weights)
+    unlabeled, held_unlabeled = hold_out(unlabeled, holdout, seed + 101)
+    normal, held_normal = hold_out(normal, holdout, seed + 202)
+    fid_mixed = to_unit_range(images_to_device(held_unlabeled, device, size=size), channels)
+    fid_healthy = to_unit_range(images_to_device(held_normal, device, size=size), channels)
+    selector = make_selector(policy, translate=translate, fid_mixed=fid_mixed, fid_healthy=fid_healthy,
+                             features=features)
+    return SelectionSetup(selector, unlabeled, normal)
+
+
 @dataclasses.dataclass
 class SelectionTracker:
     """History of (iteration, value) and the best so far under one policy."""
@@ -126,5 +164,5 @@ class SelectionTracker:
         self.best_value = state["best_value"]
 
 
-__all__ = ["POLICIES", "FIDSelector", "SelectionTracker", "Selector", "ValAUCSelector", "fid_from_features",
-           "make_selector"]
+__all__ = ["POLICIES", "FIDSelector", "SelectionSetup", "SelectionTracker", "Selector", "ValAUCSelector",
+           "fid_from_features", "make_selector", "setup_selection"]

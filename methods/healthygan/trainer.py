@@ -21,16 +21,13 @@ from bench.methods._gan import (
     Accel,
     DeviceSampler,
     GANLoop,
-    InceptionFeatures,
     LoopSettings,
     TrainResult,
     critic_loss_gp,
     fingerprint,
-    hold_out,
     ids_digest,
     images_to_device,
-    make_selector,
-    to_unit_range,
+    setup_selection,
 )
 from bench.methods.healthygan.losses import compose, focus_loss, l1, mask_inverse
 from bench.methods.healthygan.networks import Critic, Generator, critic_depth
@@ -117,15 +114,11 @@ def train(generator: Generator, critic: Critic, data: TrainData, *, config: Heal
         raise BenchError("HealthyGAN needs an unlabeled (mixed) training set besides the healthy one")
     size = model_size(config, data.normal)
     mixed, healthy = data.unlabeled, data.normal
-    fid_mixed = fid_healthy = features = None
-    if config.selection == "fid":
-        features = fid_features or InceptionFeatures(accel.device, config.fid_weights)
-        mixed, held_mixed = hold_out(mixed, config.fid_holdout, seed + 101)
-        healthy, held_healthy = hold_out(healthy, config.fid_holdout, seed + 202)
-        fid_mixed = to_unit_range(images_to_device(held_mixed, accel.device, size=size), config.channels)
-        fid_healthy = to_unit_range(images_to_device(held_healthy, accel.device, size=size), config.channels)
-    selector = make_selector(config.selection, score=score, val=val, translate=translate,
-                             fid_mixed=fid_mixed, fid_healthy=fid_healthy, features=features)
+    chosen = setup_selection(config.selection, mixed, healthy, device=accel.device, size=size,
+                             channels=config.channels, holdout=config.fid_holdout, seed=seed, score=score,
+                             translate=translate, val=val, fid_features=fid_features,
+                             fid_weights=config.fid_weights)
+    mixed, healthy, selector = chosen.unlabeled, chosen.normal, chosen.selector
     sets = {"A": images_to_device(mixed, accel.device, size=size),
             "B": images_to_device(healthy, accel.device, size=size)}
     sampler = DeviceSampler(sets, config.batch_size, seed=seed, channels=config.channels, hflip=config.hflip)

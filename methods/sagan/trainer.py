@@ -21,16 +21,13 @@ from bench.methods._gan import (
     Accel,
     DeviceSampler,
     GANLoop,
-    InceptionFeatures,
     LoopSettings,
     TrainResult,
     critic_loss_gp,
     fingerprint,
-    hold_out,
     ids_digest,
     images_to_device,
-    make_selector,
-    to_unit_range,
+    setup_selection,
 )
 from bench.methods.healthygan.networks import Critic, critic_depth
 from bench.methods.sagan.losses import generator_loss
@@ -127,15 +124,11 @@ def train(generator: SAGANGenerator, critic: Critic, data: TrainData, *, config:
         raise BenchError("SAGAN needs an unlabeled training set besides the normal one")
     size = model_size(config, data.normal)
     unlabeled, normal = data.unlabeled, data.normal
-    fid_mixed = fid_healthy = features = None
-    if config.selection == "fid":
-        features = fid_features or InceptionFeatures(accel.device, config.fid_weights)
-        unlabeled, held_unlabeled = hold_out(unlabeled, config.fid_holdout, seed + 101)
-        normal, held_normal = hold_out(normal, config.fid_holdout, seed + 202)
-        fid_mixed = to_unit_range(images_to_device(held_unlabeled, accel.device, size=size), config.channels)
-        fid_healthy = to_unit_range(images_to_device(held_normal, accel.device, size=size), config.channels)
-    selector = make_selector(config.selection, score=score, val=val, translate=translate,
-                             fid_mixed=fid_mixed, fid_healthy=fid_healthy, features=features)
+    chosen = setup_selection(config.selection, unlabeled, normal, device=accel.device, size=size,
+                             channels=config.channels, holdout=config.fid_holdout, seed=seed, score=score,
+                             translate=translate, val=val, fid_features=fid_features,
+                             fid_weights=config.fid_weights)
+    unlabeled, normal, selector = chosen.unlabeled, chosen.normal, chosen.selector
     sets = {UNLABELED: images_to_device(unlabeled, accel.device, size=size),
             NORMAL: images_to_device(normal, accel.device, size=size)}
     sampler = DeviceSampler(sets, config.batch_size, seed=seed, channels=config.channels, hflip=config.hflip)

@@ -105,7 +105,8 @@ def test_patches_are_restored_independently_of_each_other():
 def test_restoration_of_an_image_does_not_depend_on_its_batch():
     g = SAGANGenerator(base=8).eval()
     x = images(3)
-    torch.testing.assert_close(g(x)[1:2], g(x[1:2]), rtol=1e-5, atol=1e-6)
+    # Batched convolutions may pick other CPU kernels (e.g. with one thread): float32 round-off, not leakage.
+    torch.testing.assert_close(g(x)[1:2], g(x[1:2]), rtol=1e-4, atol=1e-4)
 
 
 def test_generator_has_about_45m_parameters_at_the_paper_width():

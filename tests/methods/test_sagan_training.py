@@ -46,7 +46,8 @@ def test_one_generator_pass_on_three_batches_equals_three_passes():
     g = SAGANGenerator(base=4).eval()
     parts = [torch.rand(3, 1, 32, 32, generator=torch.Generator().manual_seed(i)) * 2 - 1 for i in range(3)]
     together = g(torch.cat(parts))
-    torch.testing.assert_close(together, torch.cat([g(p) for p in parts]), rtol=1e-5, atol=1e-6)
+    # Batched convolutions may pick other CPU kernels (e.g. with one thread): float32 round-off, not leakage.
+    torch.testing.assert_close(together, torch.cat([g(p) for p in parts]), rtol=1e-4, atol=1e-4)
 
 
 def test_critic_is_healthygans_with_a_one_by_one_output_at_64_px():
