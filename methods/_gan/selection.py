@@ -2,6 +2,8 @@
 
 - `last`: the final weights (no evaluation).
 - `val-auc`: ROC AUC of the method's scores on a labelled validation split (where the data set has one).
+- `val-auc-or-last`: `val-auc` when the fit gets a labelled validation split, else `last` (the run records which
+  policy ran); for presets that must run on every data set.
 - `fid`: label-free FID between the translated held-out mixed images and held-out healthy images (lower is
   better), as HealthyGAN's paper selects checkpoints.
 """
@@ -28,7 +30,7 @@ from bench.methods._gan.fid import (
     statistics,
 )
 
-POLICIES = ("last", "val-auc", "fid")
+POLICIES = ("last", "val-auc", "val-auc-or-last", "fid")
 
 
 class Selector(Protocol):
@@ -40,6 +42,11 @@ class Selector(Protocol):
     def evaluate(self) -> float: ...
 
 
+def has_both_labels(images: ImageSet | None) -> bool:
+    """True when `images` holds normal (0) and abnormal (1) labels, as an AUC needs."""
+    return images is not None and len(set(np.asarray(images.labels).tolist()) & {0, 1}) == 2
+
+
 class ValAUCSelector:
     """AUC of `score(val)` against the validation labels."""
 
@@ -47,7 +54,7 @@ class ValAUCSelector:
     higher_is_better = True
 
     def __init__(self, score: Callable[[ImageSet], np.ndarray], val: ImageSet | None) -> None:
-        if val is None or len(set(np.asarray(val.labels).tolist()) & {0, 1}) < 2:
+        if not has_both_labels(val):
             raise BenchError("selection=val-auc needs a labelled validation split with normal and abnormal "
                              "images; this data set has none. Use --set selection=last or selection=fid.")
         self.score, self.val = score, val
@@ -92,6 +99,10 @@ def make_selector(policy: str, *, score: Callable[[ImageSet], np.ndarray] | None
     """The selector for `policy` (None for `last`); each policy checks that it got what it needs."""
     if policy == "last":
         return None
+    if policy == "val-auc-or-last":
+        policy = "val-auc" if has_both_labels(val) else "last"
+        if policy == "last":
+            return None
     if policy == "val-auc":
         if score is None:
             raise ValueError("selection=val-auc needs a score function")

@@ -27,12 +27,11 @@ class HealthyGANDetector(RestorationScoring, Detector):
     uses_unlabeled = True
     config_class = HealthyGANConfig
     presets = PRESETS
-    learning_gap = (
-        "the smoke preset (300 iterations at 32 px, 40 CPU-seconds) measured test AUC 0.599 on the learning split, "
-        "and longer CPU runs do not climb: 0.45-0.62 at checkpoints every 150 iterations up to 1200. In such short "
-        "runs the mask saturates (mean 0.97) before the focus loss can shrink it, so x_hat is G's raw image and the "
-        "score is a weak reconstruction error (identity L1 0.19); the translation that removes opacities needs far "
-        "more iterations than a CPU test allows")
+    learning_floor = 0.62
+    learning_floor_reason = (
+        "the smoke preset (narrow networks, 600 iterations at 32 px, about two CPU-minutes) measured test AUC "
+        "0.689 and 0.663 (seeds 0, 1) on the learning split with val-auc selection; a small critic alone separates "
+        "that split at only 0.77, so a CPU-sized translation cannot reach 0.75")
 
     def _accel(self) -> Accel:
         c = self.config

@@ -41,7 +41,7 @@ class HealthyGANConfig:
     iterations: int = 400_000  # D steps (one G step per n_critic of them)
     batch_size: int = 16
     # Checkpoints, selection, logging.
-    selection: Literal["fid", "last", "val-auc"] = "fid"
+    selection: Literal["fid", "last", "val-auc", "val-auc-or-last"] = "fid"
     checkpoint_every: int = 10_000
     log_every: int = 100
     fid_holdout: int = 500  # held-out mixed and healthy images each (at most a fifth of each set)
@@ -58,8 +58,12 @@ PRESETS: dict[str, HealthyGANConfig] = {
     # Minutes on one GPU: the paper's networks at 64 px and 1 channel, 20k iterations, final weights.
     "fast": HealthyGANConfig(image_size=64, channels=1, iterations=20_000, batch_size=32, selection="last",
                              checkpoint_every=2_000, log_every=50, compile=True),
-    # Seconds on a CPU (make demo, tests): narrow networks at 32 px; still learns the synthetic opacities.
+    # About a CPU-minute (make demo, tests): narrow networks at 32 px. Departures from the paper's weights, measured
+    # on the synthetic learning split: identity and reconstruction at 10 (Fixed-Point GAN's weights; at 1 the
+    # mask saturates and AUC stays near 0.6) and val-auc selection every 100 iterations (600 iterations: AUC
+    # 0.66-0.69 over two seeds; it peaks and falls back in such short runs, so `last` is a lottery).
     "smoke": HealthyGANConfig(image_size=32, channels=1, g_conv_dim=16, g_res_blocks=2, d_conv_dim=16,
-                              iterations=300, batch_size=16, g_lr=2e-4, d_lr=2e-4, selection="last",
-                              checkpoint_every=1_000, log_every=10, amp=False, channels_last=False),
+                              lambda_id=10.0, lambda_rec=10.0, iterations=600, batch_size=16, g_lr=2e-4,
+                              d_lr=2e-4, selection="val-auc-or-last", checkpoint_every=100, log_every=10, amp=False,
+                              channels_last=False),
 }

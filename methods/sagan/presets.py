@@ -48,7 +48,7 @@ class SAGANConfig:
     iterations: int = 100_000  # D steps (one G step per n_critic of them)
     batch_size: int = 64  # the paper's; the public training script used 32
     # Checkpoints, selection, logging. Never the test split (the authors' code selected on it).
-    selection: Literal["last", "val-auc", "fid"] = "last"
+    selection: Literal["last", "val-auc", "val-auc-or-last", "fid"] = "last"
     checkpoint_every: int = 5_000
     log_every: int = 100
     fid_holdout: int = 500  # held-out unlabeled and normal images each (at most a fifth of each set)
@@ -64,9 +64,13 @@ PRESETS: dict[str, SAGANConfig] = {
     "paper": SAGANConfig(),
     # Minutes on one GPU: the paper's networks and batch, 10k iterations, final weights.
     "fast": SAGANConfig(iterations=10_000, checkpoint_every=2_000, log_every=50, compile=True),
-    # Seconds on a CPU (make demo, tests): narrow networks (G 0.41M parameters) and 2 residual blocks at
-    # 32 px (16 x 16 patches), a higher lr; the architecture (ACM, ARRM, gating, pseudo-anomalies) is intact.
-    "smoke": SAGANConfig(image_size=32, g_conv_dim=8, g_res_blocks=2, d_conv_dim=8, iterations=300,
-                         batch_size=16, g_lr=2e-4, d_lr=2e-4, checkpoint_every=1_000, log_every=10, amp=False,
-                         channels_last=False),
+    # About a CPU-minute (make demo, tests): narrow networks (G 0.41M parameters) and 2 residual blocks at 32 px
+    # (16 x 16 patches); the architecture (ACM, ARRM, gating, pseudo-anomalies) is intact. Departures from the
+    # paper, measured on the synthetic learning split: identity and pseudo-anomaly weights 10 (at 1 the
+    # restoration stays near 0.6 AUC), lr 1e-4 decayed linearly over the last half, and val-auc selection every
+    # 100 iterations (600 iterations: AUC 0.67-0.68 over two seeds; short runs peak and fall back).
+    "smoke": SAGANConfig(image_size=32, g_conv_dim=8, g_res_blocks=2, d_conv_dim=8, lambda_id=10.0,
+                         lambda_rec=10.0, iterations=600, batch_size=16, g_lr=1e-4, d_lr=1e-4, lr_decay="linear",
+                         lr_decay_iters=300, selection="val-auc-or-last", checkpoint_every=100, log_every=10,
+                         amp=False, channels_last=False),
 }

@@ -133,6 +133,15 @@ def test_val_auc_selection_without_a_validation_split_is_an_error(tiny):
         detector(selection="val-auc").fit(train_data(tiny))
 
 
+@pytest.mark.parametrize("with_val, ran", [(True, "val-auc"), (False, "last")])
+def test_val_auc_or_last_selects_on_validation_only_where_there_is_one(tiny, tmp_path, with_val, ran):
+    val = tiny.split("val") if with_val else None
+    fitted = detector(tmp_path, selection="val-auc-or-last").fit(train_data(tiny), val=val)
+    selection = fitted.train_info_["selection"]
+    assert selection["policy"] == ran
+    assert [i for i, _ in selection["history"]] == ([4, 8] if with_val else [])
+
+
 def test_fid_selection_without_inception_weights_fails_before_training(tiny, tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
     with pytest.raises(BenchError, match="fid_weights=PATH"):
