@@ -76,26 +76,35 @@ def run_case(name: str, args: BenchArgs) -> dict[str, object]:
             "ratio": reference / ours, "notes": built.notes}
 
 
-@case("healthygan")
-def healthygan_case(args: BenchArgs) -> StepCase:
-    """HealthyGAN: our loop step vs StarGAN-style separate passes in fp32 eager."""
-    from bench.methods._gan import Accel, DeviceSampler, GANLoop, LoopSettings
-    from bench.methods.healthygan.losses import compose, focus_loss, l1, mask_inverse
-    from bench.methods.healthygan.presets import PRESETS
-    from bench.methods.healthygan.trainer import HealthyGANSteps, build_networks
+@dataclasses.dataclass
+class Sides:
+    """Both sides of one case: our loop step and the reference's copies of the same initial networks."""
 
-    config = dataclasses.replace(PRESETS[args.preset], image_size=args.size, batch_size=args.batch_size)
+    ours: Callable[[], None]
+    batch: dict[str, torch.Tensor]
+    ref_g: torch.nn.Module
+    ref_d: torch.nn.Module
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    accel_info: str
+
+
+def build_sides(args: BenchArgs, config, build_networks, steps_class, keys: tuple[str, str]) -> Sides:
+    """Networks from `build_networks`, our `GANLoop` step with `steps_class`, fp32 eager copies with their own
+    Adam optimisers, and one batch of random uint8 images under `keys` (mixed/unlabeled, healthy/normal)."""
+    from bench.methods._gan import Accel, DeviceSampler, GANLoop, LoopSettings
+
     device = args.device
     torch.manual_seed(0)
     generator, critic = build_networks(config, args.size)
-    ref_g, ref_d = copy.deepcopy(generator).to(device), copy.deepcopy(critic).to(device)
+    ref_g, ref_d = copy.deepcopy(generator).to(device).train(), copy.deepcopy(critic).to(device).train()
     accel = Accel.for_device(device, amp=config.amp, channels_last=config.channels_last, compile=config.compile)
     for module in (generator, critic):
         accel.prepare(module).train()
-    steps = HealthyGANSteps(generator, critic, config, accel)
+    steps = steps_class(generator, critic, config, accel)
     images = torch.randint(0, 256, (4 * args.batch_size, config.channels, args.size, args.size),
                            dtype=torch.uint8, device=device)
-    sampler = DeviceSampler({"A": images[: 2 * args.batch_size], "B": images[2 * args.batch_size:]},
+    sampler = DeviceSampler({keys[0]: images[: 2 * args.batch_size], keys[1]: images[2 * args.batch_size:]},
                             args.batch_size, seed=0, channels=config.channels)
     batch = sampler.sample()
     loop = GANLoop(steps, sampler, LoopSettings(iterations=10**9, n_critic=config.n_critic), accel=accel,
@@ -107,95 +116,85 @@ def healthygan_case(args: BenchArgs) -> StepCase:
             loop.train_step(our_batch)
 
     betas = (config.beta1, config.beta2)
-    opt_g = torch.optim.Adam(ref_g.parameters(), lr=config.g_lr, betas=betas)
-    opt_d = torch.optim.Adam(ref_d.parameters(), lr=config.d_lr, betas=betas)
-    mixed, healthy = batch["A"], batch["B"]
+    return Sides(ours, batch, ref_g, ref_d, torch.optim.Adam(ref_g.parameters(), lr=config.g_lr, betas=betas),
+                 torch.optim.Adam(ref_d.parameters(), lr=config.d_lr, betas=betas), str(accel.info()))
+
+
+def reference_critic_step(sides: Sides, real: torch.Tensor, fake: torch.Tensor, lambda_gp: float) -> None:
+    """One plain WGAN-GP critic step: separate passes on real, fake and the interpolates."""
+    alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device)
+    mixed_in = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(sides.ref_d(mixed_in).sum(), mixed_in, create_graph=True)
+    gp = ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
+    loss_d = sides.ref_d(fake).mean() - sides.ref_d(real).mean() + lambda_gp * gp
+    sides.opt_d.zero_grad()
+    loss_d.backward()
+    sides.opt_d.step()
+
+
+def reference_generator_step(sides: Sides, loss_g: torch.Tensor) -> None:
+    sides.opt_g.zero_grad()
+    loss_g.backward()
+    sides.opt_g.step()
+
+
+@case("healthygan")
+def healthygan_case(args: BenchArgs) -> StepCase:
+    """HealthyGAN: our loop step vs StarGAN-style separate passes in fp32 eager."""
+    from bench.methods.healthygan.losses import compose, focus_loss, l1, mask_inverse
+    from bench.methods.healthygan.presets import PRESETS
+    from bench.methods.healthygan.trainer import HealthyGANSteps, build_networks
+
+    config = dataclasses.replace(PRESETS[args.preset], image_size=args.size, batch_size=args.batch_size)
+    sides = build_sides(args, config, build_networks, HealthyGANSteps, ("A", "B"))
+    ref_g, ref_d = sides.ref_g, sides.ref_d
+    mixed, healthy = sides.batch["A"], sides.batch["B"]
 
     def reference() -> None:
         for _ in range(config.n_critic):
             with torch.no_grad():
                 image, mask = ref_g(mixed)
                 fake = compose(mixed, image, mask)
-            alpha = torch.rand(mixed.shape[0], 1, 1, 1, device=device)
-            mixed_in = (alpha * healthy + (1 - alpha) * fake).requires_grad_(True)
-            (grad,) = torch.autograd.grad(ref_d(mixed_in).sum(), mixed_in, create_graph=True)
-            gp = ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
-            loss_d = ref_d(fake).mean() - ref_d(healthy).mean() + config.lambda_gp * gp
-            opt_d.zero_grad()
-            loss_d.backward()
-            opt_d.step()
+            reference_critic_step(sides, healthy, fake, config.lambda_gp)
         image_a, mask_a = ref_g(mixed)
         image_b, mask_b = ref_g(healthy)
-        loss_g = (-ref_d(compose(mixed, image_a, mask_a)).mean() - ref_d(compose(healthy, image_b, mask_b)).mean()
-                  + config.lambda_id * l1(healthy, image_b)
-                  + config.lambda_rec * l1(mixed, mask_inverse(mixed, image_a, mask_a))
-                  + config.lambda_mask * (0.5 * focus_loss(mask_a) + 0.5 * focus_loss(mask_b)))
-        opt_g.zero_grad()
-        loss_g.backward()
-        opt_g.step()
+        reference_generator_step(sides, (
+            -ref_d(compose(mixed, image_a, mask_a)).mean() - ref_d(compose(healthy, image_b, mask_b)).mean()
+            + config.lambda_id * l1(healthy, image_b)
+            + config.lambda_rec * l1(mixed, mask_inverse(mixed, image_a, mask_a))
+            + config.lambda_mask * (0.5 * focus_loss(mask_a) + 0.5 * focus_loss(mask_b))))
 
     description = (f"{args.preset} nets (G {config.g_conv_dim}/{config.g_res_blocks} res, D {config.d_conv_dim}), "
-                   f"{args.size}px x{config.channels}, batch {args.batch_size}, {device.type}")
-    return StepCase(description, config.n_critic, ours, reference, notes=str(accel.info()))
+                   f"{args.size}px x{config.channels}, batch {args.batch_size}, {args.device.type}")
+    return StepCase(description, config.n_critic, sides.ours, reference, notes=sides.accel_info)
 
 
 @case("sagan")
 def sagan_case(args: BenchArgs) -> StepCase:
     """SAGAN: our loop step (G on x_u, x_n, x_p in one pass, reused by the G step; D on real and fake in one
     pass) vs separate passes in fp32 eager."""
-    from bench.methods._gan import Accel, DeviceSampler, GANLoop, LoopSettings
     from bench.methods.sagan.losses import generator_loss
     from bench.methods.sagan.presets import PRESETS
     from bench.methods.sagan.pseudo_anomaly import make_pseudo_anomalies
     from bench.methods.sagan.trainer import NORMAL, UNLABELED, SAGANSteps, build_networks
 
     config = dataclasses.replace(PRESETS[args.preset], image_size=args.size, batch_size=args.batch_size)
-    device = args.device
-    torch.manual_seed(0)
-    generator, critic = build_networks(config, args.size)
-    ref_g, ref_d = copy.deepcopy(generator).to(device).train(), copy.deepcopy(critic).to(device)
-    accel = Accel.for_device(device, amp=config.amp, channels_last=config.channels_last, compile=config.compile)
-    for module in (generator, critic):
-        accel.prepare(module).train()
-    steps = SAGANSteps(generator, critic, config, accel)
-    images = torch.randint(0, 256, (4 * args.batch_size, config.channels, args.size, args.size),
-                           dtype=torch.uint8, device=device)
-    sampler = DeviceSampler({UNLABELED: images[: 2 * args.batch_size], NORMAL: images[2 * args.batch_size:]},
-                            args.batch_size, seed=0, channels=config.channels)
-    batch = sampler.sample()
-    loop = GANLoop(steps, sampler, LoopSettings(iterations=10**9, n_critic=config.n_critic), accel=accel,
-                   folder=None, identity="bench")
-    our_batch = {k: accel.images(v) for k, v in batch.items()}
-
-    def ours() -> None:
-        for _ in range(config.n_critic):
-            loop.train_step(our_batch)
-
-    betas = (config.beta1, config.beta2)
-    opt_g = torch.optim.Adam(ref_g.parameters(), lr=config.g_lr, betas=betas)
-    opt_d = torch.optim.Adam(ref_d.parameters(), lr=config.d_lr, betas=betas)
-    unlabeled, normal = batch[UNLABELED], batch[NORMAL]
+    sides = build_sides(args, config, build_networks, SAGANSteps, (UNLABELED, NORMAL))
+    ref_g, ref_d = sides.ref_g, sides.ref_d
+    unlabeled, normal = sides.batch[UNLABELED], sides.batch[NORMAL]
 
     def reference() -> None:
         for _ in range(config.n_critic):
             with torch.no_grad():
                 fake = ref_g(unlabeled)
-            alpha = torch.rand(normal.shape[0], 1, 1, 1, device=device)
-            mixed_in = (alpha * normal + (1 - alpha) * fake).requires_grad_(True)
-            (grad,) = torch.autograd.grad(ref_d(mixed_in).sum(), mixed_in, create_graph=True)
-            gp = ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
-            loss_d = ref_d(fake).mean() - ref_d(normal).mean() + config.lambda_gp * gp
-            opt_d.zero_grad()
-            loss_d.backward()
-            opt_d.step()
+            reference_critic_step(sides, normal, fake, config.lambda_gp)
         pseudo = make_pseudo_anomalies(normal).images if config.pseudo_anomalies else None
         restored_pseudo = ref_g(pseudo) if pseudo is not None else None
         loss_g, _ = generator_loss(ref_d(ref_g(unlabeled)), ref_g(normal), normal, restored_pseudo,
                                    config.lambda_id, config.lambda_rec)
-        opt_g.zero_grad()
-        loss_g.backward()
-        opt_g.step()
+        reference_generator_step(sides, loss_g)
 
     description = (f"{args.preset} nets (G {config.g_conv_dim}/{config.g_res_blocks} res, N={config.n_patches}, "
-                   f"D {config.d_conv_dim}), {args.size}px x{config.channels}, batch {args.batch_size}, {device.type}")
-    return StepCase(description, config.n_critic, ours, reference, notes=str(accel.info()))
+                   f"D {config.d_conv_dim}), {args.size}px x{config.channels}, batch {args.batch_size}, "
+                   f"{args.device.type}")
+    return StepCase(description, config.n_critic, sides.ours, reference, notes=sides.accel_info)
