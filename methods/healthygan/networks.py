@@ -84,11 +84,20 @@ def critic_depth(image_size: int, requested: int | None = None, most: int = 6) -
     return depth
 
 
+CRITIC_INITS = ("pytorch", "he")
+
+
 class Critic(nn.Module):
     """PatchGAN critic: `repeat_num` Conv4x4-s2 (with bias) + LeakyReLU(0.01) blocks, widths conv_dim
-    doubling, then Conv3x3 -> 1 channel without bias. Output (B, 1, size / 2^repeat_num, same)."""
+    doubling, then Conv3x3 -> 1 channel without bias. Output (B, 1, size / 2^repeat_num, same).
 
-    def __init__(self, channels: int = 3, conv_dim: int = 64, repeat_num: int = 6) -> None:
+    `init="pytorch"` keeps PyTorch's default init (the public code's). `init="he"` draws the weights with He's
+    normal init for LeakyReLU and zero biases: PyTorch's default shrinks the signal at every layer, so the input
+    gradient starts near 1e-3, the gradient penalty sits at 1 and small critics can stay there for thousands of
+    iterations (a flat critic that teaches G nothing); He's init starts it near 0.2-1.
+    """
+
+    def __init__(self, channels: int = 3, conv_dim: int = 64, repeat_num: int = 6, init: str = "pytorch") -> None:
         super().__init__()
         layers: list[nn.Module] = []
         width_in, width = channels, conv_dim
@@ -97,6 +106,14 @@ class Critic(nn.Module):
             width_in, width = width, width * 2
         layers.append(nn.Conv2d(width_in, 1, 3, 1, 1, bias=False))
         self.net = nn.Sequential(*layers)
+        if init not in CRITIC_INITS:
+            raise ValueError(f"unknown critic init {init!r}; use one of {', '.join(CRITIC_INITS)}")
+        if init == "he":
+            for conv in self.net:
+                if isinstance(conv, nn.Conv2d):
+                    nn.init.kaiming_normal_(conv.weight, a=0.01, nonlinearity="leaky_relu")
+                    if conv.bias is not None:
+                        nn.init.zeros_(conv.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

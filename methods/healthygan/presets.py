@@ -21,6 +21,7 @@ class HealthyGANConfig:
     g_res_blocks: int = 6
     d_conv_dim: int = 64
     d_repeat_num: int | None = None  # None: 6, capped so the critic's output map stays >= 1 x 1
+    critic_init: Literal["pytorch", "he"] = "pytorch"  # "he": see Critic; the public code keeps PyTorch's init
     # Losses (paper weights).
     lambda_gp: float = 10.0
     lambda_id: float = 1.0

@@ -97,7 +97,8 @@ def model_size(config: HealthyGANConfig, data: ImageSet) -> int:
 def build_networks(config: HealthyGANConfig, size: int) -> tuple[Generator, Critic]:
     """G and D for `size` px images (D's depth capped so its output map stays >= 1 x 1)."""
     generator = Generator(config.channels, config.g_conv_dim, config.g_res_blocks)
-    critic = Critic(config.channels, config.d_conv_dim, critic_depth(size, config.d_repeat_num))
+    critic = Critic(config.channels, config.d_conv_dim, critic_depth(size, config.d_repeat_num),
+                    init=config.critic_init)
     return generator, critic
 
 

@@ -31,6 +31,7 @@ class SAGANConfig:
     # Critic: HealthyGAN's PatchGAN D.
     d_conv_dim: int = 64
     d_repeat_num: int | None = None  # None: 6, capped so the critic's output map stays >= 1 x 1
+    critic_init: Literal["pytorch", "he"] = "pytorch"  # "he": see Critic; the public code keeps PyTorch's init
     # Pseudo-anomalies and losses (paper Eq. 3-6).
     pseudo_anomalies: bool = True
     lambda_gp: float = 10.0

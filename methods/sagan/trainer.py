@@ -107,7 +107,8 @@ def build_generator(config: SAGANConfig) -> SAGANGenerator:
 
 def build_networks(config: SAGANConfig, size: int) -> tuple[SAGANGenerator, Critic]:
     """G, and HealthyGAN's critic for `size` px images (depth capped so its output map stays >= 1 x 1)."""
-    critic = Critic(config.channels, config.d_conv_dim, critic_depth(size, config.d_repeat_num))
+    critic = Critic(config.channels, config.d_conv_dim, critic_depth(size, config.d_repeat_num),
+                    init=config.critic_init)
     return build_generator(config), critic
 
 

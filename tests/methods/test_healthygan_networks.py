@@ -86,3 +86,25 @@ def test_critic_output_map_is_size_over_2_to_the_depth(size, depth, side):
 def test_a_critic_too_deep_for_the_image_is_an_error():
     with pytest.raises(ValueError, match="does not fit 16px"):
         critic_depth(16, requested=5)
+
+
+def input_gradient_norm(critic: Critic, size: int) -> float:
+    x = torch.randn(8, 1, size, size).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x).sum(), x)
+    return grad.flatten(1).norm(dim=1).mean().item()
+
+
+@pytest.mark.parametrize("size, width, depth", [(32, 16, 5), (64, 64, 6)])
+def test_he_init_starts_the_critic_off_the_flat_gradient_penalty_plateau(size, width, depth):
+    torch.manual_seed(0)
+    default = input_gradient_norm(Critic(1, width, depth), size)
+    he = input_gradient_norm(Critic(1, width, depth, init="he"), size)
+    # PyTorch's default init: gradient ~1e-3, so the penalty (||grad|| - 1)^2 starts at ~1 with no signal.
+    assert default < 0.01 and he > 0.1
+    conv = Critic(1, width, depth, init="he").net[0]
+    assert torch.count_nonzero(conv.bias) == 0
+
+
+def test_unknown_critic_init_is_an_error():
+    with pytest.raises(ValueError, match="critic init"):
+        Critic(1, 8, 3, init="xavier")
