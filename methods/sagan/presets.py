@@ -63,8 +63,8 @@ class SAGANConfig:
 
 PRESETS: dict[str, SAGANConfig] = {
     "paper": SAGANConfig(),
-    # Minutes on one GPU: the paper's networks and batch, 10k iterations, final weights.
-    "fast": SAGANConfig(iterations=10_000, checkpoint_every=2_000, log_every=50, compile=True),
+    # Minutes on one GPU: the paper's networks and batch, 10k iterations, final weights; He-init critic (see Critic).
+    "fast": SAGANConfig(iterations=10_000, checkpoint_every=2_000, log_every=50, compile=True, critic_init="he"),
     # About a CPU-minute (make demo, tests): narrow networks (G 0.41M parameters) and 2 residual blocks at 32 px
     # (16 x 16 patches); the architecture (ACM, ARRM, gating, pseudo-anomalies) is intact. Departures from the
     # paper, measured on the synthetic learning split: identity and pseudo-anomaly weights 10 (at 1 the
