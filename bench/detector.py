@@ -109,10 +109,6 @@ class Detector(ABC):
     # A method may lower it (never below 0.60) and must then say why in `learning_floor_reason`.
     learning_floor: ClassVar[float] = 0.75
     learning_floor_reason: ClassVar[str] = ""
-    # Non-empty: the method is known NOT to reach its floor in the CPU learning check yet (measured numbers and
-    # why). The check then runs as a strict expected failure: it still trains and scores, and it fails the
-    # suite as soon as the method does reach the floor, so the gap cannot be forgotten once fixed.
-    learning_gap: ClassVar[str] = ""
 
     def __init__(
         self,

@@ -12,6 +12,7 @@ import copy
 import dataclasses
 import time
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -89,7 +90,9 @@ class Sides:
     accel_info: str
 
 
-def build_sides(args: BenchArgs, config, build_networks, steps_class, keys: tuple[str, str]) -> Sides:
+def build_sides(args: BenchArgs, config: Any,
+                build_networks: Callable[[Any, int], tuple[torch.nn.Module, torch.nn.Module]],
+                steps_class: Callable[..., Any], keys: tuple[str, str]) -> Sides:
     """Networks from `build_networks`, our `GANLoop` step with `steps_class`, fp32 eager copies with their own
     Adam optimisers, and one batch of random uint8 images under `keys` (mixed/unlabeled, healthy/normal)."""
     from bench.methods._gan import Accel, DeviceSampler, GANLoop, LoopSettings

@@ -100,9 +100,7 @@ def make_selector(policy: str, *, score: Callable[[ImageSet], np.ndarray] | None
     if policy == "last":
         return None
     if policy == "val-auc-or-last":
-        policy = "val-auc" if has_both_labels(val) else "last"
-        if policy == "last":
-            return None
+        return make_selector("val-auc" if has_both_labels(val) else "last", score=score, val=val)
     if policy == "val-auc":
         if score is None:
             raise ValueError("selection=val-auc needs a score function")

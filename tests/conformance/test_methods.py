@@ -89,8 +89,6 @@ def test_learning_floor_is_declared_honestly(name):
     assert cls.learning_floor >= MIN_FLOOR
     if cls.learning_floor < 0.75:
         assert cls.learning_floor_reason.strip(), "a lowered learning floor needs its reason"
-    if cls.learning_gap:
-        assert len(cls.learning_gap.split()) >= 10, "a known learning gap needs its measured numbers and cause"
 
 
 @pytest.mark.parametrize("name", METHODS)
@@ -164,10 +162,8 @@ def test_anomaly_maps_have_image_size_when_present(fitted, tiny):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", METHODS)
-def test_learns_to_detect_synthetic_opacities(name, learning_data, tmp_path, request):
+def test_learns_to_detect_synthetic_opacities(name, learning_data, tmp_path):
     detector = build(name, tmp_path=tmp_path)
-    if detector.learning_gap:
-        request.applymarker(pytest.mark.xfail(reason=f"known gap: {detector.learning_gap}", strict=True))
     detector.fit(train_data(learning_data, type(detector)), val=learning_data.split("val"))
     test: ImageSet = learning_data.split("test")
     auc = roc_auc_score(test.labels, detector.score(test))
