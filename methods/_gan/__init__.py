@@ -7,7 +7,15 @@ iteration, every RNG, the batch sampler), divergence handling (non-finite losses
 and halve the lr once; a second time raise `DivergenceError`) and checkpoint selection (`last`, `val-auc`,
 `fid`).
 
-How a method uses it (see `bench.methods.healthygan.trainer` for a complete example)::
+A GAN plugin is three pieces on top of it (HealthyGAN and SAGAN are complete examples):
+- `detector.GANDetector`: subclass it, set `recipe`, write `_translate` (x -> x') and `_save_samples` (the
+  sample grid); fit, scoring, run facts and the saved state are shared.
+- `trainer.GANRecipe`: the generator builder, the size the networks work at, the batch keys and the steps; the
+  shared `trainer.train` driver does the FID hold-out, the device-resident sets, the sampler and the loop.
+- `trainer.AdversarialSteps`: subclass it with the method's `d_step` / `g_step` (its losses); the PatchGAN
+  critic is `networks.Critic`.
+
+The loop on its own, for other uses::
 
     from bench.methods._gan import (Accel, DeviceSampler, GANLoop, LoopSettings, critic_loss_gp,
                                     generator_adversarial_loss, images_to_device, make_selector)

@@ -1,4 +1,4 @@
-"""The SAGAN detector: fit trains G and D with the shared GAN loop; the score is mean |x - x'| / 2."""
+"""The SAGAN detector: fit trains G and D with the shared GAN driver; the score is mean |x - x'| / 2."""
 
 from __future__ import annotations
 
@@ -8,25 +8,23 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from bench.detector import Detector, TrainData
-from bench.device import seed_everything
-from bench.methods._gan import Accel, save_sample_grid, to_unit_range
-from bench.methods._gan.scoring import RestorationScoring
-from bench.methods.sagan.networks import parameter_count
+from bench.methods._gan import save_sample_grid, to_unit_range
+from bench.methods._gan.detector import GANDetector
 from bench.methods.sagan.presets import PRESETS, SAGANConfig
 from bench.methods.sagan.pseudo_anomaly import make_pseudo_anomalies
-from bench.methods.sagan.trainer import NORMAL, UNLABELED, build_generator, build_networks, model_size, train
+from bench.methods.sagan.trainer import NORMAL, RECIPE, UNLABELED
 
 N_SAMPLE_ROWS = 4  # per training set in samples.png
 
 
-class SAGANDetector(RestorationScoring, Detector):
+class SAGANDetector(GANDetector):
     """SAGAN (Zhang et al., MICCAI 2024): semi-supervised; G restores images towards normal anatomy, working on
     position-coded patches (ACM) with attention-gated decoder stages (ARRM), trained with FPI pseudo-anomalies;
     higher |x - x'| = more anomalous. The Bernoulli gate is off at test unless `gate_at_test=true`."""
 
     name = "sagan"
     uses_unlabeled = True
+    recipe = RECIPE
     config_class = SAGANConfig
     presets = PRESETS
     learning_floor = 0.62
@@ -34,25 +32,6 @@ class SAGANDetector(RestorationScoring, Detector):
         "the smoke preset (G 0.41M parameters, 600 iterations at 32 px, about two and a half CPU-minutes) measured "
         "test AUC 0.672 and 0.678 (seeds 0, 1) on the learning split with val-auc selection; a small critic alone "
         "separates that split at only 0.77, so a CPU-sized restoration cannot reach 0.75")
-
-    def _accel(self) -> Accel:
-        c = self.config
-        return Accel.for_device(self.device, amp=c.amp, channels_last=c.channels_last, compile=c.compile)
-
-    def _fit(self, data: TrainData, val: Any | None) -> None:
-        seed_everything(self.seed)
-        accel = self._accel()
-        self.size_ = model_size(self.config, data.normal)
-        generator, critic = build_networks(self.config, self.size_)
-        self.generator_ = generator
-        result, sets = train(generator, critic, data, config=self.config, seed=self.seed, accel=accel,
-                             workdir=self.workdir, progress=self.progress, score=self._score_during_fit,
-                             translate=self._translate, val=val, on_checkpoint=self._save_samples)
-        self.generator_ = generator.eval()
-        self.train_info_ = {**result.info(), "accel": accel.info(),
-                            "parameters": {"G": parameter_count(generator), "D": parameter_count(critic)}}
-        if self.config.selection != "last":  # with `last`, the final checkpoint's grid shows these weights
-            self._save_samples(sets)
 
     # --- inference -------------------------------------------------------------------------------------
     def _translate(self, x: torch.Tensor) -> torch.Tensor:
@@ -86,15 +65,5 @@ class SAGANDetector(RestorationScoring, Detector):
 
     # --- state -----------------------------------------------------------------------------------------
     def run_info(self) -> dict[str, Any]:
-        return {"training": getattr(self, "train_info_", None), "image_size": getattr(self, "size_", None),
+        return {**super().run_info(),
                 "checkpoint_selection_note": "never the test split (the authors' code selected on test AUC)"}
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"generator": {k: v.detach().cpu() for k, v in self.generator_.state_dict().items()},
-                "size": int(self.size_)}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        generator = build_generator(self.config)
-        generator.load_state_dict(state["generator"])
-        self.generator_ = generator.to(self.device).eval()
-        self.size_ = int(state["size"])

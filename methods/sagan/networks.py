@@ -1,5 +1,6 @@
 """SAGAN's generator as pure torch modules: ACM (patches + positional codes), ARRM (attention-gated decoder
-stages), multi-level fusion, and the Bernoulli-gated residual output. The discriminator is HealthyGAN's.
+stages), multi-level fusion, and the Bernoulli-gated residual output. The discriminator is HealthyGAN's PatchGAN
+critic, shared in bench.methods._gan.networks.
 
 Shapes at the paper's width (base 64, N = 2, 64 x 64 input): patches 32 x 32; encoder 64@32, 128@16, 256@8, 512@4;
 decoder stages 256@8, 128@16, 64@32; fusion 192@32 -> 64@32 -> 1@32; patches reassembled to 1@64.
@@ -12,12 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from bench.methods._gan.networks import ResidualBlock, norm
 from bench.methods.sagan.patches import code_bits, code_maps, merge_patches, patch_codes, split_patches
-
-
-def norm(channels: int) -> nn.InstanceNorm2d:
-    """Affine instance norm without running statistics: the same computation in training and evaluation."""
-    return nn.InstanceNorm2d(channels, affine=True, track_running_stats=False)
 
 
 def conv_norm_relu(c_in: int, c_out: int, kernel: int, stride: int = 1, padding: int = 0) -> nn.Sequential:
@@ -28,20 +25,6 @@ def up_norm_relu(c_in: int, c_out: int, factor: int) -> nn.Sequential:
     """ConvTranspose that enlarges by `factor` (kernel 2f, stride f; 4x4 s2 for f = 2) + IN + ReLU."""
     layer = nn.ConvTranspose2d(c_in, c_out, 2 * factor, factor, factor // 2, bias=False)
     return nn.Sequential(layer, norm(c_out), nn.ReLU(True))
-
-
-class ResidualBlock(nn.Module):
-    """conv3x3-IN-ReLU-conv3x3-IN with an identity skip (the bottleneck blocks)."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(channels, channels, 3, 1, 1, bias=False), norm(channels), nn.ReLU(True),
-            nn.Conv2d(channels, channels, 3, 1, 1, bias=False), norm(channels),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
 
 
 class WidthChangingBlock(nn.Module):
@@ -193,8 +176,3 @@ class SAGANGenerator(nn.Module):
             keep = torch.bernoulli(torch.full_like(delta, self.keep_prob))
             delta = keep * delta + (1 - keep) * images
         return torch.tanh(delta + images)
-
-
-def parameter_count(module: nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)

@@ -17,9 +17,10 @@ import torch
 from bench.detector import TrainData
 from bench.errors import BenchError
 from bench.methods._gan import Accel
+from bench.methods._gan.trainer import train
 from bench.methods.healthygan.detector import HealthyGANDetector
 from bench.methods.healthygan.presets import PRESETS
-from bench.methods.healthygan.trainer import build_networks, train
+from bench.methods.healthygan.trainer import RECIPE, build_networks
 from bench.progress import Progress, ProgressTask
 from tests.synthetic_data import TINY, prepare_synthetic
 
@@ -150,7 +151,6 @@ def test_fid_selection_without_inception_weights_fails_before_training(tiny, tmp
 
 
 def test_fid_selection_holds_out_images_and_picks_the_lowest(tiny, tmp_path):
-    from bench.methods.healthygan.networks import count_parameters  # noqa: F401  (module import check)
     from tests.methods.test_gan_fid import small_features
 
     config = HealthyGANDetector.preset("smoke", {**TINY_RUN, "selection": "fid", "fid_holdout": "6"})
@@ -161,7 +161,7 @@ def test_fid_selection_holds_out_images_and_picks_the_lowest(tiny, tmp_path):
         image, mask = generator(x)
         return image * mask + x * (1 - mask)
 
-    result, sets = train(generator, critic, train_data(tiny), config=config, seed=0,
+    result, sets = train(RECIPE, generator, critic, train_data(tiny), config=config, seed=0,
                          accel=Accel.for_device("cpu"), workdir=tmp_path, progress=Progress(),
                          score=lambda images: np.zeros(len(images)), translate=translate,
                          fid_features=small_features)

@@ -1,12 +1,13 @@
-"""HealthyGAN's networks: output split, parameter counts at the paper's width, per-sample normalisation."""
+"""HealthyGAN's generator: output split, parameter count at the paper's width, per-sample normalisation (the
+critic, shared with SAGAN, is tested in test_gan_networks.py)."""
 
 from __future__ import annotations
 
-import pytest
 import torch
 from torch import nn
 
-from bench.methods.healthygan.networks import Critic, Generator, count_parameters, critic_depth, split_output
+from bench.methods._gan.networks import count_parameters
+from bench.methods.healthygan.networks import Generator, split_output
 
 
 def conv_params(c_in: int, c_out: int, k: int, bias: bool) -> int:
@@ -32,19 +33,9 @@ def test_generator_has_about_8_4m_parameters_at_paper_width():
     assert abs(n - 8.4e6) / 8.4e6 < 0.01, n
 
 
-def test_critic_parameter_count_at_paper_width():
-    critic = Critic(channels=3, conv_dim=64, repeat_num=6)
-    widths = [3, 64, 128, 256, 512, 1024, 2048]
-    expected = sum(conv_params(a, b, 4, True) for a, b in zip(widths, widths[1:], strict=False))
-    expected += conv_params(2048, 1, 3, False)
-    assert count_parameters(critic) == expected  # 44.7M
-
-
-def test_generator_convolutions_have_no_bias_and_critic_blocks_do():
+def test_generator_convolutions_have_no_bias():
     generator = Generator(1, 8, 2)
     assert all(m.bias is None for m in generator.modules() if isinstance(m, nn.Conv2d | nn.ConvTranspose2d))
-    convs = [m for m in Critic(1, 8, 3).modules() if isinstance(m, nn.Conv2d)]
-    assert all(c.bias is not None for c in convs[:-1]) and convs[-1].bias is None
 
 
 def test_output_splits_into_tanh_image_and_tanh_mask():
@@ -75,36 +66,3 @@ def test_generator_on_a_concatenated_batch_equals_separate_passes():
     image_b, mask_b = generator(b)
     torch.testing.assert_close(joint_image, torch.cat([image_a, image_b]), rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(joint_mask, torch.cat([mask_a, mask_b]), rtol=1e-5, atol=1e-6)
-
-
-@pytest.mark.parametrize(("size", "depth", "side"), [(64, 6, 1), (128, 6, 2), (256, 6, 4), (32, 5, 1)])
-def test_critic_output_map_is_size_over_2_to_the_depth(size, depth, side):
-    assert critic_depth(size) == depth
-    assert Critic(1, 4, depth)(torch.zeros(1, 1, size, size)).shape == (1, 1, side, side)
-
-
-def test_a_critic_too_deep_for_the_image_is_an_error():
-    with pytest.raises(ValueError, match="does not fit 16px"):
-        critic_depth(16, requested=5)
-
-
-def input_gradient_norm(critic: Critic, size: int) -> float:
-    x = torch.randn(8, 1, size, size).requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(x).sum(), x)
-    return grad.flatten(1).norm(dim=1).mean().item()
-
-
-@pytest.mark.parametrize("size, width, depth", [(32, 16, 5), (64, 64, 6)])
-def test_he_init_starts_the_critic_off_the_flat_gradient_penalty_plateau(size, width, depth):
-    torch.manual_seed(0)
-    default = input_gradient_norm(Critic(1, width, depth), size)
-    he = input_gradient_norm(Critic(1, width, depth, init="he"), size)
-    # PyTorch's default init: gradient ~1e-3, so the penalty (||grad|| - 1)^2 starts at ~1 with no signal.
-    assert default < 0.01 and he > 0.1
-    conv = Critic(1, width, depth, init="he").net[0]
-    assert torch.count_nonzero(conv.bias) == 0
-
-
-def test_unknown_critic_init_is_an_error():
-    with pytest.raises(ValueError, match="critic init"):
-        Critic(1, 8, 3, init="xavier")

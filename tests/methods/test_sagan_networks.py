@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from bench.methods.sagan.networks import AttentionGate, SAGANGenerator, parameter_count
+from bench.methods._gan.networks import count_parameters
+from bench.methods.sagan.networks import AttentionGate, SAGANGenerator
 from bench.methods.sagan.patches import code_bits, merge_patches, patch_codes, split_patches
 
 
@@ -110,5 +111,5 @@ def test_restoration_of_an_image_does_not_depend_on_its_batch():
 
 
 def test_generator_has_about_45m_parameters_at_the_paper_width():
-    count = parameter_count(SAGANGenerator(base=64))
+    count = count_parameters(SAGANGenerator(base=64))
     assert 44e6 < count < 46e6

@@ -12,7 +12,7 @@ import torch
 from bench.datasets.synthetic_images import generate
 from bench.detector import ImageSet, TrainData
 from bench.errors import BenchError
-from bench.methods.healthygan.networks import Critic
+from bench.methods._gan.networks import Critic
 from bench.methods.sagan.detector import SAGANDetector
 from bench.methods.sagan.networks import SAGANGenerator
 from bench.methods.sagan.trainer import SAGANSteps, build_networks
@@ -50,7 +50,7 @@ def test_one_generator_pass_on_three_batches_equals_three_passes():
     torch.testing.assert_close(together, torch.cat([g(p) for p in parts]), rtol=1e-4, atol=1e-4)
 
 
-def test_critic_is_healthygans_with_a_one_by_one_output_at_64_px():
+def test_critic_is_the_shared_patchgan_with_a_one_by_one_output_at_64_px():
     config = SAGANDetector.preset("paper")
     _, critic = build_networks(config, 64)
     assert isinstance(critic, Critic)

@@ -1,0 +1,62 @@
+"""The detector half every GAN plugin shares: fit with the shared train driver, restoration scoring, run facts
+and the saved state. A plugin's detector sets `recipe` and writes `_translate` and `_save_samples`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import torch
+
+from bench.detector import Detector, TrainData
+from bench.device import seed_everything
+from bench.methods._gan.accel import Accel
+from bench.methods._gan.networks import count_parameters
+from bench.methods._gan.scoring import RestorationScoring
+from bench.methods._gan.trainer import GANRecipe, train
+
+
+class GANDetector(RestorationScoring, Detector):
+    """Base of the GAN detectors: semi-supervised, G (`generator_`) restores images at `size_` px, the score is
+    mean |x - x'| / 2 (`RestorationScoring`). Subclasses supply `recipe`, `_translate(x) -> x'` and
+    `_save_samples(sets, iteration=None)` (the sample grid in the run folder)."""
+
+    recipe: ClassVar[GANRecipe]
+
+    def _accel(self) -> Accel:
+        c = self.config
+        return Accel.for_device(self.device, amp=c.amp, channels_last=c.channels_last, compile=c.compile)
+
+    def _fit(self, data: TrainData, val: Any | None) -> None:
+        seed_everything(self.seed)
+        accel = self._accel()
+        self.size_ = self.recipe.model_size(self.config, data.normal)
+        generator, critic = self.recipe.build_networks(self.config, self.size_)
+        self.generator_ = generator
+        result, sets = train(self.recipe, generator, critic, data, config=self.config, seed=self.seed,
+                             accel=accel, workdir=self.workdir, progress=self.progress,
+                             score=self._score_during_fit, translate=self._translate, val=val,
+                             on_checkpoint=self._save_samples)
+        self.generator_ = generator.eval()
+        self.train_info_ = {**result.info(), "accel": accel.info(),
+                            "parameters": {"G": count_parameters(generator), "D": count_parameters(critic)}}
+        if result.selection["policy"] != "last":  # with `last`, the final checkpoint's grid shows these weights
+            self._save_samples(sets)
+
+    def _save_samples(self, sets: Mapping[str, torch.Tensor], iteration: int | None = None) -> None:
+        """Write the method's sample grid of a few training images (never the test split) to the run folder."""
+        raise NotImplementedError
+
+    # --- state -----------------------------------------------------------------------------------------
+    def run_info(self) -> dict[str, Any]:
+        return {"training": getattr(self, "train_info_", None), "image_size": getattr(self, "size_", None)}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"generator": {k: v.detach().cpu() for k, v in self.generator_.state_dict().items()},
+                "size": int(self.size_)}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        generator = self.recipe.build_generator(self.config)
+        generator.load_state_dict(state["generator"])
+        self.generator_ = generator.to(self.device).eval()
+        self.size_ = int(state["size"])
