@@ -3,7 +3,8 @@ stages), multi-level fusion, and the Bernoulli-gated residual output. The discri
 critic, shared in bench.methods._gan.networks.
 
 Shapes at the paper's width (base 64, N = 2, 64 x 64 input): patches 32 x 32; encoder 64@32, 128@16, 256@8, 512@4;
-decoder stages 256@8, 128@16, 64@32; fusion 192@32 -> 64@32 -> 1@32; patches reassembled to 1@64.
+decoder stages 256@8, 128@16, 64@32; fusion: stage 1 256@8 -> 128@16 -> 64@32, stage 2 128@16 -> 64@32, with
+stage 3 192@32 -> 64@32 -> 1@32 (44.76M parameters in all); patches reassembled to 1@64.
 """
 
 from __future__ import annotations
@@ -21,10 +22,9 @@ def conv_norm_relu(c_in: int, c_out: int, kernel: int, stride: int = 1, padding:
     return nn.Sequential(nn.Conv2d(c_in, c_out, kernel, stride, padding, bias=False), norm(c_out), nn.ReLU(True))
 
 
-def up_norm_relu(c_in: int, c_out: int, factor: int) -> nn.Sequential:
-    """ConvTranspose that enlarges by `factor` (kernel 2f, stride f; 4x4 s2 for f = 2) + IN + ReLU."""
-    layer = nn.ConvTranspose2d(c_in, c_out, 2 * factor, factor, factor // 2, bias=False)
-    return nn.Sequential(layer, norm(c_out), nn.ReLU(True))
+def up_norm_relu(c_in: int, c_out: int) -> nn.Sequential:
+    """ConvTranspose 4x4 s2 (doubles the side) + IN + ReLU."""
+    return nn.Sequential(nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), norm(c_out), nn.ReLU(True))
 
 
 class WidthChangingBlock(nn.Module):
@@ -79,7 +79,7 @@ class DecoderStage(nn.Module):
         super().__init__()
         self.gate = AttentionGate(c_in, c_skip) if gated else None
         self.block = WidthChangingBlock(c_in + c_skip if gated else c_in, 2 * c_out)
-        self.up = up_norm_relu(2 * c_out, c_out, 2)
+        self.up = up_norm_relu(2 * c_out, c_out)
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         if self.gate is None:
@@ -89,13 +89,17 @@ class DecoderStage(nn.Module):
 
 
 class MultiLevelFusion(nn.Module):
-    """Upsample decoder stages 1 and 2 to stage 3's size and width, concat the three, fuse to `base` channels."""
+    """Upsample decoder stages 1 and 2 to stage 3's size and width, concat the three, fuse to `base` channels.
+
+    Stage 1 (a quarter of stage 3's side) is enlarged by two x2 steps with IN + ReLU after each, halving the width
+    each time (256 -> 128 -> 64 at the paper's width), as the authors' code does; stage 2 by one x2 step."""
 
     def __init__(self, stage_channels: tuple[int, int, int]) -> None:
         super().__init__()
         base = stage_channels[2]
-        self.from_stage1 = up_norm_relu(stage_channels[0], base, 4)
-        self.from_stage2 = up_norm_relu(stage_channels[1], base, 2)
+        self.from_stage1 = nn.Sequential(up_norm_relu(stage_channels[0], stage_channels[1]),
+                                         up_norm_relu(stage_channels[1], base))
+        self.from_stage2 = up_norm_relu(stage_channels[1], base)
         self.fuse = WidthChangingBlock(3 * base, base)
 
     def forward(self, stage1: torch.Tensor, stage2: torch.Tensor, stage3: torch.Tensor) -> torch.Tensor:

@@ -20,8 +20,9 @@ class SAGANConfig:
     image_size: int | None = 64  # None: the data set's protocol size; else resized on the device
     channels: int = 1
     hflip: bool = False  # METHODS.md names no augmentation for SAGAN; a flip would also swap patch positions
-    # Generator: ACM, ARRM, Bernoulli-gated output.
-    g_conv_dim: int = 64  # 64 gives the paper's ~45M parameters
+    # Generator: ACM, ARRM, Bernoulli-gated output. The fusion enlarges decoder stage 1 in two x2 ConvTranspose +
+    # IN + ReLU steps, as the authors' code does (it used one x4 step before, with 0.39M more parameters).
+    g_conv_dim: int = 64  # 64 gives 44.8M parameters (the paper: about 45M)
     g_res_blocks: int = 6
     n_patches: int = 2  # N: N x N patches per image
     acm: bool = True  # anatomical consistency: patches + positional codes

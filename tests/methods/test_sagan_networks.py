@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from torch import nn
 
 from bench.methods._gan.networks import count_parameters
 from bench.methods.sagan.networks import AttentionGate, SAGANGenerator
@@ -110,6 +111,23 @@ def test_restoration_of_an_image_does_not_depend_on_its_batch():
     torch.testing.assert_close(g(x)[1:2], g(x[1:2]), rtol=1e-4, atol=1e-4)
 
 
+def transposed_block_parameters(c_in: int, c_out: int) -> int:
+    """ConvTranspose 4x4 without bias + affine InstanceNorm."""
+    return c_in * c_out * 4 * 4 + 2 * c_out
+
+
+def test_fusion_enlarges_stage_one_in_two_x2_steps_as_the_authors_code():
+    fusion = SAGANGenerator(base=64).fusion
+    steps = [m for m in fusion.from_stage1.modules() if isinstance(m, nn.ConvTranspose2d)]
+    assert [(m.in_channels, m.out_channels, m.kernel_size, m.stride) for m in steps] == [
+        (256, 128, (4, 4), (2, 2)), (128, 64, (4, 4), (2, 2))]
+    expected = transposed_block_parameters(256, 128) + transposed_block_parameters(128, 64)
+    assert count_parameters(fusion.from_stage1) == expected == 655_744
+    assert fusion.from_stage1(torch.zeros(1, 256, 8, 8)).shape == (1, 64, 32, 32)
+
+
 def test_generator_has_about_45m_parameters_at_the_paper_width():
+    # METHODS.md: about 45M. One x4 ConvTranspose (256 -> 64, kernel 8) for stage 1 would add 392,960.
     count = count_parameters(SAGANGenerator(base=64))
-    assert 44e6 < count < 46e6
+    assert count == 44_760_774
+    assert abs(count - 45e6) / 45e6 < 0.01
