@@ -1,10 +1,14 @@
-"""Test-wide settings: a private cache folder, offline hub access, bounded threads."""
+"""Test-wide settings (a private cache folder, offline hub access, bounded threads) and the shared synthetic data
+sets, generated once per session through the real adapter -> manifest -> cache path (bench.testing)."""
 
 from __future__ import annotations
 
 import os
 
 import pytest
+
+from bench.data.adapter import PreparedData
+from bench.testing import LEARNING_DATA, TINY_DATA, synthetic_data
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", "16777216")
@@ -20,3 +24,24 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory):
         os.environ.pop("BENCH_CACHE", None)
     else:
         os.environ["BENCH_CACHE"] = previous
+
+
+@pytest.fixture(scope="session")
+def tiny_data(private_cache, tmp_path_factory: pytest.TempPathFactory) -> PreparedData:
+    """The tiny synthetic set (bench.testing.TINY_DATA: 48 normal, 32 unlabeled, 8 + 8 val, 12 + 12 test, 64 px).
+    Shared by the whole session: read it, never change it (`split()` returns copies)."""
+    return synthetic_data(tmp_path_factory.mktemp("tiny-synthetic"), TINY_DATA)
+
+
+@pytest.fixture(scope="session")
+def small_data(private_cache, tmp_path_factory: pytest.TempPathFactory) -> PreparedData:
+    """A smaller set for tests that only need something to train on (16 normal, 8 unlabeled, 4 + 4 val, 6 + 6
+    test); shared and read-only like `tiny_data`."""
+    options = {"n_normal": 16, "unlabeled_size": 8, "n_val": 4, "n_test": 6, "generate_size": 64}
+    return synthetic_data(tmp_path_factory.mktemp("small-synthetic"), options)
+
+
+@pytest.fixture(scope="session")
+def learning_data(private_cache, tmp_path_factory: pytest.TempPathFactory) -> PreparedData:
+    """The learning split (bench.testing.LEARNING_DATA) on which the slow learning checks measure AUC."""
+    return synthetic_data(tmp_path_factory.mktemp("learning-synthetic"), LEARNING_DATA)

@@ -15,7 +15,7 @@ from bench.datasets.synthetic import SyntheticDataset
 from bench.detector import ImageSet, TrainData
 from bench.errors import DataError
 from bench.methods.pca.detector import PCADetector
-from tests.synthetic_data import TINY, prepare_synthetic
+from bench.testing import TINY_DATA, synthetic_data
 
 
 def manifest(rows):
@@ -109,25 +109,23 @@ def test_unlabeled_training_images_cannot_carry_labels():
     assert (TrainData(images, images.without_labels()).unlabeled.labels == -1).all()
 
 
-def test_synthetic_data_is_reproducible_and_follows_its_protocol(tmp_path):
-    first = prepare_synthetic(tmp_path / "a", **TINY)
-    second = prepare_synthetic(tmp_path / "b", **TINY)
-    assert first.split_id == second.split_id
-    np.testing.assert_array_equal(first.images, second.images)
-    assert first.counts() == SyntheticDataset(options=SyntheticDataset.make_options(
-        {k: str(v) for k, v in TINY.items()})).protocol()
-    assert first.images.shape[1:] == (1, 64, 64)
+def test_synthetic_data_is_reproducible_and_follows_its_protocol(tiny_data, tmp_path):
+    again = synthetic_data(tmp_path, TINY_DATA)  # another root: generated and decoded anew
+    assert tiny_data.split_id == again.split_id
+    np.testing.assert_array_equal(tiny_data.images, again.images)
+    assert tiny_data.counts() == SyntheticDataset(options=SyntheticDataset.make_options(
+        {k: str(v) for k, v in TINY_DATA.items()})).protocol()
+    assert tiny_data.images.shape[1:] == (1, 64, 64)
 
 
-def test_synthetic_seed_changes_the_images(tmp_path):
-    first = prepare_synthetic(tmp_path / "a", **TINY)
-    other = prepare_synthetic(tmp_path / "b", split_seed=1, **TINY)
-    assert not np.array_equal(first.images, other.images)
+def test_synthetic_seed_changes_the_images(tiny_data, tmp_path):
+    other = synthetic_data(tmp_path, {**TINY_DATA, "split_seed": 1})
+    assert not np.array_equal(tiny_data.images, other.images)
 
 
 @pytest.mark.slow
 def test_synthetic_benchmark_is_neither_trivial_nor_impossible_for_pca(tmp_path):
-    prepared = prepare_synthetic(tmp_path, n_normal=600, unlabeled_size=0, n_val=0, n_test=200)
+    prepared = synthetic_data(tmp_path, {"n_normal": 600, "unlabeled_size": 0, "n_val": 0, "n_test": 200})
     detector = PCADetector.from_preset("paper").fit(TrainData(prepared.split("train_normal")))
     test = prepared.split("test")
     auc = roc_auc_score(test.labels, detector.score(test))

@@ -9,13 +9,14 @@ from bench import runner
 from bench.datasets.synthetic import SyntheticDataset
 from bench.executors.local import run_local
 from bench.store import iter_runs
-from tests.synthetic_data import TINY
+from bench.testing import TINY_DATA
 
 
 @pytest.mark.slow
 def test_ray_and_local_executors_write_identical_runs(tmp_path):
     ray = pytest.importorskip("ray", reason="the ray extra is part of the test extras; install it")
-    adapter = SyntheticDataset(tmp_path / "data", SyntheticDataset.make_options({k: str(v) for k, v in TINY.items()}))
+    options = SyntheticDataset.make_options({k: str(v) for k, v in TINY_DATA.items()})
+    adapter = SyntheticDataset(tmp_path / "data", options)
     prepared = adapter.prepare()
     specs = runner.plan(["pca"], "synthetic", [0, 1], "smoke", {})
     from bench.executors.ray_executor import run_on_ray

@@ -13,12 +13,13 @@ import pytest
 from bench import registry, runner
 from bench.detector import Detector
 from bench.store import is_complete, iter_runs, run_dir
-from tests.synthetic_data import TINY, prepare_synthetic
+from bench.testing import TINY_DATA, synthetic_data
 
 
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory):
-    return prepare_synthetic(tmp_path_factory.mktemp("runner-data"), **TINY)
+@pytest.fixture
+def prepared(tiny_data):
+    """The session's tiny synthetic set (read-only)."""
+    return tiny_data
 
 
 def test_run_writes_a_complete_record(prepared, tmp_path):
@@ -59,13 +60,13 @@ def test_overrides_get_their_own_run_folder(prepared, tmp_path):
 
 
 def test_without_validation_split_the_threshold_comes_from_held_out_normals(tmp_path):
-    prepared = prepare_synthetic(tmp_path / "data", **{**TINY, "n_val": 0})
+    prepared = synthetic_data(tmp_path / "data", {**TINY_DATA, "n_val": 0})
     (spec,) = runner.plan(["pca"], "synthetic", [0], "smoke", {})
     outcome = runner.execute(spec, prepared, tmp_path / "runs")
     record = json.loads((outcome.folder / "run.json").read_text())
     assert record["threshold_policy"] == "normal-quantile:0.95"
-    assert record["data"]["n_held_out_normal"] == round(TINY["n_normal"] * runner.HELD_OUT_NORMAL_FRACTION)
-    assert record["data"]["n_train_normal"] == TINY["n_normal"] - record["data"]["n_held_out_normal"]
+    assert record["data"]["n_held_out_normal"] == round(TINY_DATA["n_normal"] * runner.HELD_OUT_NORMAL_FRACTION)
+    assert record["data"]["n_train_normal"] == TINY_DATA["n_normal"] - record["data"]["n_held_out_normal"]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 Presets (see detector.py): `paper` = anomalib's defaults at the data set's protocol size (as the HealthyGAN paper ran
 them) with ImageNet weights; `fast` = fewer epochs / a smaller coreset; `smoke` = a plumbing preset (random backbone,
-tiny networks, seconds on a CPU, no download) for `make demo` and the tests. Smoke numbers say nothing about the
-methods' quality.
+tiny networks, seconds on a CPU, no download) for `make demo` and the tests' learning checks; `tiny` = one pass or
+epoch of the smoke networks, at 32 px for the named baselines, for the contract checks (bench.testing). Smoke
+numbers say nothing about the methods' quality.
 """
 
 from __future__ import annotations

@@ -204,15 +204,11 @@ class PadimDetector(AnomalibDetector):
     name = "padim"
     model_key = "padim"
     config_class = PadimConfig
-    learning_floor = 0.70
-    learning_floor_reason = (
-        "the smoke preset runs offline with a random resnet18 (pretrained=false); PaDiM measured AUC 0.74-0.77 on "
-        "the learning split with random features, so 0.75 would be a coin toss; the paper/fast presets use "
-        "ImageNet weights")
     presets = {
         "paper": PadimConfig(),
         "fast": PadimConfig(),  # PaDiM is a single pass already
         "smoke": PadimConfig(pretrained=False),
+        "tiny": PadimConfig(pretrained=False, image_size=32),
     }
 
 
@@ -222,16 +218,11 @@ class PatchcoreDetector(AnomalibDetector):
     name = "patchcore"
     model_key = "patchcore"
     config_class = PatchcoreConfig
-    learning_floor = 0.60
-    learning_floor_reason = (
-        "the smoke preset runs offline with a random backbone (pretrained=false), and PatchCore's nearest-neighbour "
-        "distance needs ImageNet features: measured AUC 0.648 on the learning split with a 10% coreset (the preset), "
-        "0.57-0.64 over 1% coresets, layer1+2, 32-128 px inputs, wide_resnet50_2 and one neighbour; PaDiM's "
-        "per-position Mahalanobis distance copes with random features (0.74)")
     presets = {
         "paper": PatchcoreConfig(),
         "fast": PatchcoreConfig(coreset_sampling_ratio=0.01),
         "smoke": PatchcoreConfig(pretrained=False, backbone="resnet18"),  # anomalib's 10% coreset
+        "tiny": PatchcoreConfig(pretrained=False, backbone="resnet18", image_size=32),
     }
 
 
@@ -241,16 +232,13 @@ class GanomalyDetector(AnomalibDetector):
     name = "ganomaly"
     model_key = "ganomaly"
     config_class = GanomalyConfig
-    learning_floor = 0.65
-    learning_floor_reason = (
-        "GANomaly learns slowly on small local opacities: on the learning split its latent distance measured AUC "
-        "0.39 after 2 epochs at 64 px (below chance), 0.53 after 10, 0.64 / 0.70 / 0.71 after 15 / 30 / 45 epochs "
-        "at 32 px (the smoke preset: 45 epochs, 32 px, 16 features)")
     presets = {
         "paper": GanomalyConfig(epochs=100),
         "fast": GanomalyConfig(epochs=15),
-        # 32 px: four times the epochs of 64 px in the same time; GANomaly needs them (see learning_floor_reason).
+        # 32 px: four times the epochs of 64 px in the same time; GANomaly learns small opacities slowly and needs
+        # them (see its learning floor in tests/conformance/learning_floors.toml).
         "smoke": GanomalyConfig(image_size=32, epochs=45, n_features=16, latent_vec_size=32),
+        "tiny": GanomalyConfig(image_size=32, epochs=1, n_features=16, latent_vec_size=32),
     }
 
 

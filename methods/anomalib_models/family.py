@@ -19,15 +19,18 @@ SMOKE_EPOCHS = 1
 
 def presets_for(info: catalog.ModelInfo) -> dict[str, AnomalibConfig]:
     """paper: anomalib's defaults at the data set's size, pretrained; fast: a fifth of the epochs (at least 1);
-    smoke: one epoch, random backbone, no download (plumbing only)."""
+    smoke: one epoch, random backbone, no download (plumbing only); tiny (the contract checks): smoke's settings,
+    which are already one epoch (some models need their own input size, so no smaller one is forced)."""
     epochs = info.epochs or catalog.DEFAULT_EPOCHS
     smoke_args = json.dumps(info.smoke_args) if info.smoke_args else ""
     batch = {"batch_size": info.batch_size} if info.batch_size else {}
+    smoke = AnomalibConfig(epochs=SMOKE_EPOCHS, pretrained=False, model_args=smoke_args,
+                           **(batch or {"batch_size": 16}))
     return {
         "paper": AnomalibConfig(**batch),
         "fast": AnomalibConfig(epochs=max(1, epochs // 5), **batch),
-        "smoke": AnomalibConfig(epochs=SMOKE_EPOCHS, pretrained=False, model_args=smoke_args,
-                                **(batch or {"batch_size": 16})),
+        "smoke": smoke,
+        "tiny": smoke,
     }
 
 

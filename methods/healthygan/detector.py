@@ -24,11 +24,6 @@ class HealthyGANDetector(GANDetector):
     recipe = RECIPE
     config_class = HealthyGANConfig
     presets = PRESETS
-    learning_floor = 0.62
-    learning_floor_reason = (
-        "the smoke preset (narrow networks, 600 iterations at 32 px, about two CPU-minutes) measured test AUC "
-        "0.689 and 0.663 (seeds 0, 1) on the learning split with val-auc selection; a small critic alone separates "
-        "that split at only 0.77, so a CPU-sized translation cannot reach 0.75")
 
     # --- inference -------------------------------------------------------------------------------------
     def _translate(self, x: torch.Tensor) -> torch.Tensor:

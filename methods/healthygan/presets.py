@@ -69,3 +69,6 @@ PRESETS: dict[str, HealthyGANConfig] = {
                               d_lr=2e-4, selection="val-auc-or-last", checkpoint_every=100, log_every=10, amp=False,
                               channels_last=False),
 }
+# Seconds on a CPU (the contract checks of bench.testing: a fitted detector, not a good one): the smoke networks,
+# losses and selection path, 10 iterations with a checkpoint every 5.
+PRESETS["tiny"] = dataclasses.replace(PRESETS["smoke"], iterations=10, checkpoint_every=5, log_every=5)

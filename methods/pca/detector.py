@@ -36,6 +36,7 @@ class PCADetector(Detector):
         "paper": PCAConfig(),
         "fast": PCAConfig(),
         "smoke": PCAConfig(),
+        "tiny": PCAConfig(),  # PCA fits in a second at any of these sizes
     }
 
     def _fit(self, data: TrainData, val: Any | None) -> None:

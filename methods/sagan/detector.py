@@ -27,11 +27,6 @@ class SAGANDetector(GANDetector):
     recipe = RECIPE
     config_class = SAGANConfig
     presets = PRESETS
-    learning_floor = 0.62
-    learning_floor_reason = (
-        "the smoke preset (G 0.41M parameters, 600 iterations at 32 px, about two and a half CPU-minutes) measured "
-        "test AUC 0.672 and 0.678 (seeds 0, 1) on the learning split with val-auc selection; a small critic alone "
-        "separates that split at only 0.77, so a CPU-sized restoration cannot reach 0.75")
 
     # --- inference -------------------------------------------------------------------------------------
     def _translate(self, x: torch.Tensor) -> torch.Tensor:

@@ -76,3 +76,7 @@ PRESETS: dict[str, SAGANConfig] = {
                          lr_decay_iters=300, selection="val-auc-or-last", checkpoint_every=100, log_every=10,
                          amp=False, channels_last=False),
 }
+# Seconds on a CPU (the contract checks of bench.testing: a fitted detector, not a good one): the smoke networks,
+# losses, lr decay and selection path, 10 iterations with a checkpoint every 5.
+PRESETS["tiny"] = dataclasses.replace(PRESETS["smoke"], iterations=10, lr_decay_iters=5, checkpoint_every=5,
+                                      log_every=5)

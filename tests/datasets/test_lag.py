@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from tests.datasets.conftest import make, write_official
+from tests.datasets.scaled_protocol import make, write_official
 
 pytestmark = pytest.mark.usefixtures("clean_env")
 

@@ -11,7 +11,7 @@ from bench.cli import app
 from bench.data.manifest import split_counts
 from bench.datasets.medad_format import medad_problems, read_lists
 from bench.errors import DataError
-from tests.datasets.conftest import MEDAD_COUNTS, make, write_medad
+from tests.datasets.scaled_protocol import MEDAD_COUNTS, make, write_medad
 
 pytestmark = pytest.mark.usefixtures("clean_env")
 WHOLE = {"train_normal": {0: 4}, "train_unlabeled": {0: 3, 1: 3}, "test": {0: 2, 1: 2}}

@@ -14,7 +14,7 @@ from bench.data.manifest import manifest_hash, split_counts
 from bench.datasets.medad_protocol import unlabeled_split
 from bench.errors import DataError
 from bench.methods.pca.detector import PCADetector
-from tests.datasets.conftest import OFFICIAL, data_settings, make, write_medad, write_official
+from tests.datasets.scaled_protocol import OFFICIAL, data_settings, make, write_medad, write_official
 
 pytestmark = pytest.mark.usefixtures("clean_env")
 SCALED_COUNTS = {"train_normal": {0: 4}, "train_unlabeled": {0: 2, 1: 3}, "test": {0: 2, 1: 2}}

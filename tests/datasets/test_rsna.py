@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from bench.errors import DataError
-from tests.datasets.conftest import make, write_official
+from tests.datasets.scaled_protocol import make, write_official
 
 pytestmark = pytest.mark.usefixtures("clean_env")
 

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from bench.errors import DataError
-from tests.datasets.conftest import make, write_official
 from tests.datasets.fake_trees import write_vindr_tree
+from tests.datasets.scaled_protocol import make, write_official
 
 pytestmark = pytest.mark.usefixtures("clean_env")
 

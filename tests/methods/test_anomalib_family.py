@@ -12,14 +12,6 @@ from bench import registry
 from bench.detector import Detector, TrainData
 from bench.errors import BenchError
 from bench.methods.anomalib_models import catalog
-from tests.synthetic_data import prepare_synthetic
-
-SMALL = {"n_normal": 16, "unlabeled_size": 8, "n_val": 4, "n_test": 6, "generate_size": 64}
-
-
-@pytest.fixture(scope="module")
-def small(tmp_path_factory: pytest.TempPathFactory):
-    return prepare_synthetic(tmp_path_factory.mktemp("small-synthetic"), **SMALL)
 
 
 def test_catalog_lists_exactly_anomalibs_image_models():
@@ -35,12 +27,12 @@ def test_listing_shows_every_catalog_model_with_origin_and_setting():
     assert set(listed) == {f"anomalib:{key}" for key in catalog.models()}
     for key, info in catalog.models().items():
         entry = listed[f"anomalib:{key}"]
-        assert entry.origin == catalog.anomalib_origin() and not entry.in_all
+        assert entry.origin == f"built-in ({catalog.anomalib_origin()})" and not entry.in_all
         assert entry.uses_unlabeled is (None if info.unsupported else False)
         assert ("UNSUPPORTED" in entry.summary) == bool(info.unsupported)
     for name in ("padim", "patchcore", "ganomaly"):
         entry = registry.methods.entry(name)
-        assert entry.origin.startswith("anomalib ") and entry.uses_unlabeled is False and entry.in_all
+        assert entry.origin == "built-in" and entry.uses_unlabeled is False and entry.in_all
     assert {"padim", "patchcore", "ganomaly"} <= set(registry.resolve_method_names("all"))
     assert not any(n.startswith("anomalib:") for n in registry.resolve_method_names("all"))
 
@@ -63,23 +55,23 @@ def test_family_members_are_detectors_with_presets_and_short_names_are_shared():
     assert registry.get_method("anomalib:padim") is registry.get_method("padim")
 
 
-def test_model_args_must_name_real_constructor_arguments(small, tmp_path):
+def test_model_args_must_name_real_constructor_arguments(small_data, tmp_path):
     detector = registry.get_method("anomalib:dfm").from_preset(
         "smoke", {"model_args": '{"no_such_argument": 1}'}, device="cpu", workdir=tmp_path)
     with pytest.raises(BenchError, match="Dfm has no argument.*no_such_argument.*pooling_kernel_size"):
-        detector.fit(TrainData(small.split("train_normal")))
+        detector.fit(TrainData(small_data.split("train_normal")))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["anomalib:dfm", "anomalib:stfpm", "anomalib:fastflow"])
-def test_family_models_train_and_score_leaving_no_files_behind(name, small, tmp_path, monkeypatch):
+def test_family_models_train_and_score_leaving_no_files_behind(name, small_data, tmp_path, monkeypatch):
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     monkeypatch.chdir(cwd)
     run = tmp_path / "run"
     detector = registry.get_method(name).from_preset("smoke", seed=0, device="cpu", workdir=run)
-    detector.fit(TrainData(small.split("train_normal")))
-    test = small.split("test")
+    detector.fit(TrainData(small_data.split("train_normal")))
+    test = small_data.split("test")
     scores = detector.score(test)
     assert scores.shape == (len(test),) and np.isfinite(scores).all()
     assert os.listdir(cwd) == [], "anomalib or Lightning wrote into the working directory"

@@ -10,14 +10,8 @@ from PIL import Image
 
 from bench import registry
 from bench.detector import TrainData
-from tests.synthetic_data import TINY, prepare_synthetic
 
 NAMES = ["padim", "patchcore", "ganomaly"]
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory):
-    return prepare_synthetic(tmp_path_factory.mktemp("tiny-synthetic"), **TINY)
 
 
 def anomalib_predictions(module, folder, tmp_path) -> tuple[np.ndarray, np.ndarray | None]:
@@ -41,10 +35,10 @@ def anomalib_predictions(module, folder, tmp_path) -> tuple[np.ndarray, np.ndarr
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
-def test_scores_and_maps_equal_anomalibs_own_predict(name, tiny, tmp_path):
+def test_scores_and_maps_equal_anomalibs_own_predict(name, tiny_data, tmp_path):
     detector = registry.get_method(name).from_preset("smoke", seed=0, device="cpu", workdir=tmp_path / "run")
-    detector.fit(TrainData(tiny.split("train_normal")))
-    test = tiny.split("test")
+    detector.fit(TrainData(tiny_data.split("train_normal")))
+    test = tiny_data.split("test")
     folder = tmp_path / "png"
     folder.mkdir()
     for index, image in enumerate(test.images):
@@ -60,12 +54,12 @@ def test_scores_and_maps_equal_anomalibs_own_predict(name, tiny, tmp_path):
         np.testing.assert_allclose(our_maps, their_maps, rtol=1e-5, atol=1e-6)
 
 
-def test_grayscale_is_replicated_to_rgb_as_anomalib_reads_files(tiny, tmp_path):
+def test_grayscale_is_replicated_to_rgb_as_anomalib_reads_files(tiny_data, tmp_path):
     from anomalib.data.utils import read_image
 
     from bench.methods.anomalib_models.data import as_anomalib_images
 
-    image = tiny.split("test").images[:1]
+    image = tiny_data.split("test").images[:1]
     Image.fromarray(image[0, 0]).save(tmp_path / "x.png")
     expected = read_image(tmp_path / "x.png", as_tensor=True)
     converted = as_anomalib_images(image)[0]

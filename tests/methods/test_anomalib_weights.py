@@ -10,15 +10,8 @@ import torch
 from bench import registry
 from bench.detector import TrainData
 from bench.methods.anomalib_models.weights import WeightsUnavailable, sha256
-from tests.synthetic_data import prepare_synthetic
 
-SMALL = {"n_normal": 16, "unlabeled_size": 8, "n_val": 4, "n_test": 4, "generate_size": 64}
 REPO = "timm/resnet18.a1_in1k"  # timm's default pretrained tag for resnet18 (PaDiM's anomalib default)
-
-
-@pytest.fixture(scope="module")
-def small(tmp_path_factory: pytest.TempPathFactory):
-    return prepare_synthetic(tmp_path_factory.mktemp("small-synthetic"), **SMALL)
 
 
 @pytest.fixture
@@ -46,9 +39,9 @@ def first_conv(detector) -> torch.Tensor:
     return detector.module_.model.feature_extractor.feature_extractor.conv1.weight.detach()
 
 
-def test_missing_weights_fail_at_once_naming_them_and_the_ways_to_provide_them(small, tmp_path, empty_offline_hub):
+def test_missing_weights_fail_at_once_naming_them_and_the_ways_to_provide_them(small_data, tmp_path, empty_offline_hub):
     with pytest.raises(WeightsUnavailable) as caught:
-        padim(tmp_path).fit(TrainData(small.split("train_normal")))
+        padim(tmp_path).fit(TrainData(small_data.split("train_normal")))
     message = str(caught.value)
     for expected in ("resnet18", REPO, "HF_HUB_OFFLINE", "HF_HOME", "--set backbone_weights=PATH",
                      "--set pretrained=false"):
@@ -57,7 +50,7 @@ def test_missing_weights_fail_at_once_naming_them_and_the_ways_to_provide_them(s
     assert not run.exists() or not any(run.iterdir()), "a failed build leaves nothing in the run folder"
 
 
-def test_weights_in_the_hugging_face_cache_are_loaded_offline_and_recorded(small, tmp_path, empty_offline_hub):
+def test_weights_in_the_hugging_face_cache_are_loaded_offline_and_recorded(small_data, tmp_path, empty_offline_hub):
     from safetensors.torch import save_file
 
     commit = "0123456789abcdef0123456789abcdef01234567"
@@ -69,7 +62,7 @@ def test_weights_in_the_hugging_face_cache_are_loaded_offline_and_recorded(small
     state = resnet18_weights()
     save_file(state, weights_file)
 
-    detector = padim(tmp_path).fit(TrainData(small.split("train_normal")))
+    detector = padim(tmp_path).fit(TrainData(small_data.split("train_normal")))
 
     assert torch.equal(first_conv(detector), state["conv1.weight"])
     (record,) = detector.run_info()["pretrained_weights"]
@@ -78,33 +71,33 @@ def test_weights_in_the_hugging_face_cache_are_loaded_offline_and_recorded(small
     assert record["sha256"] == sha256(weights_file)
 
 
-def test_a_local_weights_file_is_used_and_recorded(small, tmp_path, empty_offline_hub):
+def test_a_local_weights_file_is_used_and_recorded(small_data, tmp_path, empty_offline_hub):
     from safetensors.torch import save_file
 
     state = resnet18_weights(seed=2)
     path = tmp_path / "resnet18.safetensors"
     save_file(state, path)
-    detector = padim(tmp_path, backbone_weights=str(path)).fit(TrainData(small.split("train_normal")))
+    detector = padim(tmp_path, backbone_weights=str(path)).fit(TrainData(small_data.split("train_normal")))
 
     assert torch.equal(first_conv(detector), state["conv1.weight"])
     (record,) = detector.run_info()["pretrained_weights"]
     assert record["file"] == str(path) and record["sha256"] == sha256(path)
 
 
-def test_a_weights_file_for_another_architecture_is_a_clear_error(small, tmp_path, empty_offline_hub):
+def test_a_weights_file_for_another_architecture_is_a_clear_error(small_data, tmp_path, empty_offline_hub):
     path = tmp_path / "not-resnet18.pth"
     torch.save({"conv1.weight": torch.zeros(3, 3)}, path)
     with pytest.raises(WeightsUnavailable, match="does not hold weights for 'resnet18'"):
-        padim(tmp_path, backbone_weights=str(path)).fit(TrainData(small.split("train_normal")))
+        padim(tmp_path, backbone_weights=str(path)).fit(TrainData(small_data.split("train_normal")))
 
 
-def test_pretrained_false_builds_a_random_backbone_and_says_so(small, tmp_path, empty_offline_hub):
-    detector = padim(tmp_path, pretrained="false").fit(TrainData(small.split("train_normal")))
+def test_pretrained_false_builds_a_random_backbone_and_says_so(small_data, tmp_path, empty_offline_hub):
+    detector = padim(tmp_path, pretrained="false").fit(TrainData(small_data.split("train_normal")))
     (record,) = detector.run_info()["pretrained_weights"]
     assert record == {"timm_model": "resnet18", "source": "random initialisation (pretrained=false)"}
 
 
-def test_torchvision_backbones_refuse_pretrained_false_instead_of_loading_imagenet_weights(small, tmp_path):
+def test_torchvision_backbones_refuse_pretrained_false_instead_of_loading_imagenet_weights(small_data, tmp_path):
     detector = registry.get_method("anomalib:cfa").from_preset("smoke", device="cpu", workdir=tmp_path / "run")
     with pytest.raises(WeightsUnavailable, match="no random-backbone mode, so pretrained=false cannot apply"):
-        detector.fit(TrainData(small.split("train_normal")))
+        detector.fit(TrainData(small_data.split("train_normal")))

@@ -26,18 +26,12 @@ def test_fid_from_features_uses_sample_mean_and_covariance():
     assert fid_from_features(a, a) == pytest.approx(0.0, abs=1e-6)
 
 
-def small_features(images: torch.Tensor) -> torch.Tensor:
-    """A small fixed feature extractor: mean, spread and 4x4 pooled intensities."""
-    pooled = torch.nn.functional.adaptive_avg_pool2d(images.mean(dim=1, keepdim=True), 4).flatten(1)
-    return torch.cat([images.flatten(1).mean(1, keepdim=True), images.flatten(1).std(1, keepdim=True), pooled], 1)
-
-
-def test_fid_selector_prefers_translations_closer_to_the_healthy_set():
+def test_fid_selector_prefers_translations_closer_to_the_healthy_set(small_fid_features):
     generator = torch.Generator().manual_seed(0)
     healthy = torch.rand(40, 1, 8, 8, generator=generator) * 0.5
     mixed = torch.rand(40, 1, 8, 8, generator=generator) * 0.5 + 0.4  # brighter than healthy
     offset = {"value": 0.0}
-    selector = FIDSelector(lambda x: x - offset["value"], mixed, healthy, small_features, batch_size=16)
+    selector = FIDSelector(lambda x: x - offset["value"], mixed, healthy, small_fid_features, batch_size=16)
     far = selector.evaluate()
     offset["value"] = 0.4  # the translation now undoes the brightening
     near = selector.evaluate()

@@ -22,15 +22,10 @@ from bench.methods.healthygan.detector import HealthyGANDetector
 from bench.methods.healthygan.presets import PRESETS
 from bench.methods.healthygan.trainer import RECIPE, build_networks
 from bench.progress import Progress, ProgressTask
-from tests.synthetic_data import TINY, prepare_synthetic
+from bench.testing import TINY_DATA, synthetic_data
 
 TINY_RUN = {"image_size": "16", "g_conv_dim": "4", "g_res_blocks": "1", "d_conv_dim": "4", "iterations": "8",
             "batch_size": "4", "checkpoint_every": "4", "log_every": "2"}
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return prepare_synthetic(tmp_path_factory.mktemp("tiny-synthetic"), **TINY)
 
 
 def train_data(prepared) -> TrainData:
@@ -62,18 +57,18 @@ class InterruptAt(Progress):
         return Bar()
 
 
-def test_resumed_run_scores_like_an_uninterrupted_one(tiny, tmp_path):
-    test = tiny.split("test")
-    straight = detector(tmp_path / "straight").fit(train_data(tiny))
+def test_resumed_run_scores_like_an_uninterrupted_one(tiny_data, tmp_path):
+    test = tiny_data.split("test")
+    straight = detector(tmp_path / "straight").fit(train_data(tiny_data))
     with pytest.raises(KeyboardInterrupt):
-        detector(tmp_path / "cut", progress=InterruptAt(6)).fit(train_data(tiny))
-    resumed = detector(tmp_path / "cut").fit(train_data(tiny))
+        detector(tmp_path / "cut", progress=InterruptAt(6)).fit(train_data(tiny_data))
+    resumed = detector(tmp_path / "cut").fit(train_data(tiny_data))
     assert resumed.train_info_["resumed_from"] == 4
     np.testing.assert_array_equal(resumed.score(test), straight.score(test))
 
 
 @pytest.mark.slow
-def test_a_killed_run_resumes_from_its_last_checkpoint(tiny, tmp_path):
+def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path):
     """SIGKILL (no chance to clean up) between checkpoints; the same command continues and matches."""
     script = textwrap.dedent(f"""
         import sys
@@ -82,7 +77,7 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tiny, tmp_path):
         from bench.detector import TrainData
         from bench.datasets.synthetic import SyntheticDataset
         from bench.methods.healthygan.detector import HealthyGANDetector
-        adapter = SyntheticDataset(Path(sys.argv[1]), SyntheticDataset.make_options({TINY!r}))
+        adapter = SyntheticDataset(Path(sys.argv[1]), SyntheticDataset.make_options({TINY_DATA!r}))
         prepared = adapter.prepare()
         overrides = {{**{TINY_RUN!r}, "iterations": "60", "checkpoint_every": "10"}}
         det = HealthyGANDetector.from_preset("smoke", overrides, seed=3, device="cpu", workdir=Path(sys.argv[2]))
@@ -90,7 +85,7 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tiny, tmp_path):
         np.save(sys.argv[3], det.score(prepared.split("test")))
     """)
     data_root = tmp_path / "data"
-    prepare_synthetic(data_root, **TINY)
+    synthetic_data(data_root, TINY_DATA)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
 
     def command(workdir, out):
@@ -110,8 +105,8 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tiny, tmp_path):
     np.testing.assert_array_equal(np.load(tmp_path / "cut.npy"), np.load(tmp_path / "straight.npy"))
 
 
-def test_run_folder_gets_loss_csv_checkpoints_and_sample_grid(tiny, tmp_path):
-    fitted = detector(tmp_path).fit(train_data(tiny))
+def test_run_folder_gets_loss_csv_checkpoints_and_sample_grid(tiny_data, tmp_path):
+    fitted = detector(tmp_path).fit(train_data(tiny_data))
     with open(tmp_path / "losses.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert {"D", "G", "gp", "id", "rec", "focus"} <= set(rows[0])
@@ -122,37 +117,35 @@ def test_run_folder_gets_loss_csv_checkpoints_and_sample_grid(tiny, tmp_path):
     assert info["iterations"] == 8 and info["accel"]["amp"] == "fp32" and info["selection"]["policy"] == "last"
 
 
-def test_val_auc_selection_keeps_the_best_validation_checkpoint(tiny, tmp_path):
-    fitted = detector(tmp_path, selection="val-auc").fit(train_data(tiny), val=tiny.split("val"))
+def test_val_auc_selection_keeps_the_best_validation_checkpoint(tiny_data, tmp_path):
+    fitted = detector(tmp_path, selection="val-auc").fit(train_data(tiny_data), val=tiny_data.split("val"))
     selection = fitted.train_info_["selection"]
     assert [i for i, _ in selection["history"]] == [4, 8]
     assert selection["best_value"] == max(v for _, v in selection["history"])
 
 
-def test_val_auc_selection_without_a_validation_split_is_an_error(tiny):
+def test_val_auc_selection_without_a_validation_split_is_an_error(tiny_data):
     with pytest.raises(BenchError, match="validation split"):
-        detector(selection="val-auc").fit(train_data(tiny))
+        detector(selection="val-auc").fit(train_data(tiny_data))
 
 
 @pytest.mark.parametrize("with_val, ran", [(True, "val-auc"), (False, "last")])
-def test_val_auc_or_last_selects_on_validation_only_where_there_is_one(tiny, tmp_path, with_val, ran):
-    val = tiny.split("val") if with_val else None
-    fitted = detector(tmp_path, selection="val-auc-or-last").fit(train_data(tiny), val=val)
+def test_val_auc_or_last_selects_on_validation_only_where_there_is_one(tiny_data, tmp_path, with_val, ran):
+    val = tiny_data.split("val") if with_val else None
+    fitted = detector(tmp_path, selection="val-auc-or-last").fit(train_data(tiny_data), val=val)
     selection = fitted.train_info_["selection"]
     assert selection["policy"] == ran
     assert [i for i, _ in selection["history"]] == ([4, 8] if with_val else [])
 
 
-def test_fid_selection_without_inception_weights_fails_before_training(tiny, tmp_path, monkeypatch):
+def test_fid_selection_without_inception_weights_fails_before_training(tiny_data, tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
     with pytest.raises(BenchError, match="fid_weights=PATH"):
-        detector(tmp_path / "run", selection="fid").fit(train_data(tiny))
+        detector(tmp_path / "run", selection="fid").fit(train_data(tiny_data))
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
-def test_fid_selection_holds_out_images_and_picks_the_lowest(tiny, tmp_path):
-    from tests.methods.test_gan_fid import small_features
-
+def test_fid_selection_holds_out_images_and_picks_the_lowest(tiny_data, tmp_path, small_fid_features):
     config = HealthyGANDetector.preset("smoke", {**TINY_RUN, "selection": "fid", "fid_holdout": "6"})
     torch.manual_seed(0)
     generator, critic = build_networks(config, 16)
@@ -161,20 +154,15 @@ def test_fid_selection_holds_out_images_and_picks_the_lowest(tiny, tmp_path):
         image, mask = generator(x)
         return image * mask + x * (1 - mask)
 
-    result, sets = train(RECIPE, generator, critic, train_data(tiny), config=config, seed=0,
+    result, sets = train(RECIPE, generator, critic, train_data(tiny_data), config=config, seed=0,
                          accel=Accel.for_device("cpu"), workdir=tmp_path, progress=Progress(),
                          score=lambda images: np.zeros(len(images)), translate=translate,
-                         fid_features=small_features)
-    assert len(sets["A"]) == len(tiny.split("train_unlabeled")) - 6  # held out from training
-    assert len(sets["B"]) == len(tiny.split("train_normal")) - 6
+                         fid_features=small_fid_features)
+    assert len(sets["A"]) == len(tiny_data.split("train_unlabeled")) - 6  # held out from training
+    assert len(sets["B"]) == len(tiny_data.split("train_normal")) - 6
     history = result.selection["history"]
     assert [i for i, _ in history] == [4, 8]
     assert result.selection["best_value"] == min(v for _, v in history)
-
-
-def small_features(images: torch.Tensor) -> torch.Tensor:
-    """A small fixed feature extractor (the real one is Inception, tested in test_gan_fid.py)."""
-    return torch.nn.functional.adaptive_avg_pool2d(images.mean(dim=1, keepdim=True), 4).flatten(1)
 
 
 def test_set_overrides_reach_the_config():
