@@ -1,5 +1,7 @@
 """Third-party plugins join through entry points (groups `bench.methods` / `bench.datasets`), as a pip-installed
-package would: a real dist-info folder on the path, read by importlib.metadata in a fresh process."""
+package would: a real dist-info folder on the path, read by importlib.metadata in a fresh process. The plugin
+passes the same contract checks as the built-ins, through `bench.testing.check_detector` as its author would run
+them."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ PLUGIN = textwrap.dedent('''
     class TinyPCA(PCADetector):
         """PCA with 3 components, shipped by a third-party package."""
         name = "tinypca"
-        presets = {p: PCAConfig(n_components=3) for p in ("paper", "fast", "smoke")}
+        presets = {p: PCAConfig(n_components=3) for p in ("paper", "fast", "smoke", "tiny")}
 ''')
 
 
@@ -47,3 +49,28 @@ def test_entry_point_plugin_is_listed_and_runs(tmp_path):
     assert result.returncode == 0, result.stderr
     (record,) = runs.glob("synthetic/tinypca/*/run.json")
     assert json.loads(record.read_text())["config"]["n_components"] == 3
+
+
+CHECK = textwrap.dedent('''
+    import sys
+    from bench import registry
+    from bench.testing import check_detector
+
+    for result in check_detector(registry.get_method("tinypca"), workdir=sys.argv[1]):
+        print(result.check, result.outcome)
+''')
+
+
+def test_entry_point_plugin_passes_the_contract_checks(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    install_fake_distribution(site)
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    result = subprocess.run([sys.executable, "-c", CHECK, str(tmp_path / "checks")], capture_output=True, text=True,
+                            env=env)
+    assert result.returncode == 0, result.stderr
+    outcomes = dict(line.split(" ", 1) for line in result.stdout.splitlines())
+    assert outcomes["fit_returns_self"] == "passed" and outcomes["same_seed_gives_same_scores"] == "passed"
+    assert outcomes["restored_images_are_uint8_images"] == "not applicable"
+    assert set(outcomes.values()) == {"passed", "not applicable"}
+    assert (tmp_path / "checks" / "cache").is_dir(), "the tiny data was decoded into the work folder, not BENCH_CACHE"
