@@ -83,6 +83,7 @@ class Sides:
 
     ours: Callable[[], None]
     batch: dict[str, torch.Tensor]
+    sampler: Any  # the DeviceSampler that drew `batch`
     ref_g: torch.nn.Module
     ref_d: torch.nn.Module
     opt_g: torch.optim.Optimizer
@@ -104,11 +105,11 @@ def build_sides(args: BenchArgs, config: Any,
     accel = Accel.for_device(device, amp=config.amp, channels_last=config.channels_last, compile=config.compile)
     for module in (generator, critic):
         accel.prepare(module).train()
-    steps = steps_class(generator, critic, config, accel)
     images = torch.randint(0, 256, (4 * args.batch_size, config.channels, args.size, args.size),
                            dtype=torch.uint8, device=device)
     sampler = DeviceSampler({keys[0]: images[: 2 * args.batch_size], keys[1]: images[2 * args.batch_size:]},
                             args.batch_size, seed=0, channels=config.channels)
+    steps = steps_class(generator, critic, config, accel, sampler)
     batch = sampler.sample()
     loop = GANLoop(steps, sampler, LoopSettings(iterations=10**9, n_critic=config.n_critic), accel=accel,
                    folder=None, identity="bench")
@@ -119,7 +120,7 @@ def build_sides(args: BenchArgs, config: Any,
             loop.train_step(our_batch)
 
     betas = (config.beta1, config.beta2)
-    return Sides(ours, batch, ref_g, ref_d, torch.optim.Adam(ref_g.parameters(), lr=config.g_lr, betas=betas),
+    return Sides(ours, batch, sampler, ref_g, ref_d, torch.optim.Adam(ref_g.parameters(), lr=config.g_lr, betas=betas),
                  torch.optim.Adam(ref_d.parameters(), lr=config.d_lr, betas=betas), str(accel.info()))
 
 
@@ -176,9 +177,10 @@ def healthygan_case(args: BenchArgs) -> StepCase:
 def sagan_case(args: BenchArgs) -> StepCase:
     """SAGAN: our loop step (G on x_u, x_n, x_p in one pass, reused by the G step; D on real and fake in one
     pass) vs separate passes in fp32 eager."""
+    from bench.methods._gan import to_unit_range
     from bench.methods.sagan.losses import generator_loss
     from bench.methods.sagan.presets import PRESETS
-    from bench.methods.sagan.pseudo_anomaly import make_pseudo_anomalies
+    from bench.methods.sagan.pseudo_anomaly import make_pseudo_anomalies, other_indices
     from bench.methods.sagan.trainer import NORMAL, UNLABELED, SAGANSteps, build_networks
 
     config = dataclasses.replace(PRESETS[args.preset], image_size=args.size, batch_size=args.batch_size)
@@ -191,7 +193,11 @@ def sagan_case(args: BenchArgs) -> StepCase:
             with torch.no_grad():
                 fake = ref_g(unlabeled)
             reference_critic_step(sides, normal, fake, config.lambda_gp)
-        pseudo = make_pseudo_anomalies(normal).images if config.pseudo_anomalies else None
+        pseudo = None
+        if config.pseudo_anomalies:  # sources: other images of the whole normal set, as in our step
+            pool = sides.sampler.sets[NORMAL]
+            index = other_indices(sides.sampler.last_indices[NORMAL], len(pool), sides.sampler.generator)
+            pseudo = make_pseudo_anomalies(normal, sources=to_unit_range(pool[index], config.channels)).images
         restored_pseudo = ref_g(pseudo) if pseudo is not None else None
         loss_g, _ = generator_loss(ref_d(ref_g(unlabeled)), ref_g(normal), normal, restored_pseudo,
                                    config.lambda_id, config.lambda_rec)

@@ -58,7 +58,11 @@ def split_holdout(n: int, count: int, seed: int) -> tuple[np.ndarray, np.ndarray
 
 class DeviceSampler:
     """Draws batches from named image sets (e.g. {"A": mixed, "B": healthy}) without replacement within an
-    epoch of each set, with an optional random horizontal flip per image, all on the sets' device."""
+    epoch of each set, with an optional random horizontal flip per image, all on the sets' device.
+
+    `last_indices[name]`: the indices into `sets[name]` of the last batch's images (for steps that draw more
+    images from a set, e.g. SAGAN's pseudo-anomaly sources); `generator` may serve such draws (it is
+    checkpointed with the sampler)."""
 
     def __init__(self, sets: Mapping[str, torch.Tensor], batch_size: int, *, seed: int,
                  channels: int | None = None, hflip: bool = False) -> None:
@@ -76,6 +80,7 @@ class DeviceSampler:
         self.generator.manual_seed(seed)
         self._order = {name: self._permutation(len(images)) for name, images in self.sets.items()}
         self._position = dict.fromkeys(self.sets, 0)
+        self.last_indices: dict[str, torch.Tensor] = {}
 
     def _permutation(self, n: int) -> torch.Tensor:
         return torch.randperm(n, generator=self.generator, device=self.device)
@@ -96,7 +101,8 @@ class DeviceSampler:
         """One batch per set: float32 in [-1, 1], (batch_size, C, H, W)."""
         batch = {}
         for name, images in self.sets.items():
-            x = to_unit_range(images.index_select(0, self._indices(name)), self.channels)
+            self.last_indices[name] = indices = self._indices(name)
+            x = to_unit_range(images.index_select(0, indices), self.channels)
             if self.hflip:
                 flip = torch.rand(x.shape[0], generator=self.generator, device=self.device) < 0.5
                 x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)

@@ -62,12 +62,14 @@ class GANConfig(Protocol):
 class AdversarialSteps:
     """The part of a `GANSteps` every WGAN-GP plugin shares: G (and a possibly compiled copy `G_train` that
     shares its parameters), the critic D, Adam for both with the config's lr and betas, and a slot for the
-    generator pass a D step keeps for the G step that follows it. Subclasses write `d_step` and `g_step`."""
+    generator pass a D step keeps for the G step that follows it. Subclasses write `d_step` and `g_step`.
+    `sampler` (the loop's) is there for steps that draw more training images than the batch holds."""
 
     best_modules = ("G",)
 
-    def __init__(self, generator: nn.Module, critic: nn.Module, config: Any, accel: Accel) -> None:
-        self.G, self.D, self.config = generator, critic, config
+    def __init__(self, generator: nn.Module, critic: nn.Module, config: Any, accel: Accel,
+                 sampler: DeviceSampler | None = None) -> None:
+        self.G, self.D, self.config, self.accel, self.sampler = generator, critic, config, accel, sampler
         self.G_train = accel.maybe_compile(generator)  # shares parameters with G
         self.modules = {"G": generator, "D": critic}
         betas = (config.beta1, config.beta2)
@@ -86,11 +88,11 @@ class GANRecipe:
     """What a GAN plugin supplies to the shared driver.
 
     `label`: the method's name in messages ("HealthyGAN"); `description`: its name on the progress bar and in
-    the resume identity ("healthygan"); `set_keys`: the batch keys of the unlabeled and the normal set (its
+    the loop's log lines ("healthygan"); `set_keys`: the batch keys of the unlabeled and the normal set (its
     steps read batches by these keys); `unlabeled_needed`: what the error says when the unlabeled set is missing;
     `model_size(config, normal)`: the side length the networks work at; `build_networks(config, size)`: fresh G
-    and D; `build_generator(config)`: G alone (to rebuild a saved detector); `make_steps(G, D, config, accel)`:
-    the D and G steps."""
+    and D; `build_generator(config)`: G alone (to rebuild a saved detector); `make_steps(G, D, config, accel,
+    sampler)`: the D and G steps, given the loop's batch sampler too."""
 
     label: str
     description: str
@@ -99,7 +101,7 @@ class GANRecipe:
     model_size: Callable[[Any, ImageSet], int]
     build_networks: Callable[[Any, int], tuple[nn.Module, nn.Module]]
     build_generator: Callable[[Any], nn.Module]
-    make_steps: Callable[[nn.Module, nn.Module, Any, Accel], GANSteps]
+    make_steps: Callable[[nn.Module, nn.Module, Any, Accel, DeviceSampler], GANSteps]
 
 
 def square_size(config: GANConfig, data: ImageSet, label: str) -> int:
@@ -134,7 +136,7 @@ def train(recipe: GANRecipe, generator: nn.Module, critic: nn.Module, data: Trai
     sampler = DeviceSampler(sets, config.batch_size, seed=seed, channels=config.channels, hflip=config.hflip)
     for module in (generator, critic):
         accel.prepare(module).train()
-    steps = recipe.make_steps(generator, critic, config, accel)
+    steps = recipe.make_steps(generator, critic, config, accel, sampler)
     settings = LoopSettings(iterations=config.iterations, n_critic=config.n_critic,
                             checkpoint_every=config.checkpoint_every, log_every=config.log_every,
                             lr_decay=config.lr_decay, lr_decay_iters=config.lr_decay_iters,

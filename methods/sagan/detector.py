@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from bench.methods._gan import save_sample_grid, to_unit_range
 from bench.methods._gan.detector import GANDetector
 from bench.methods.sagan.presets import PRESETS, SAGANConfig
-from bench.methods.sagan.pseudo_anomaly import make_pseudo_anomalies
+from bench.methods.sagan.pseudo_anomaly import make_pseudo_anomalies, other_indices
 from bench.methods.sagan.trainer import NORMAL, RECIPE, UNLABELED
 
 N_SAMPLE_ROWS = 4  # per training set in samples.png
@@ -45,7 +45,7 @@ class SAGANDetector(GANDetector):
         labels = [f"unlabeled {i}" for i in range(N_SAMPLE_ROWS)] + [f"normal {i}" for i in range(N_SAMPLE_ROWS)]
         with torch.no_grad():
             out = self.generator_.restore(rows)
-            pseudo = make_pseudo_anomalies(rows, torch.Generator(rows.device).manual_seed(self.seed)).images
+            pseudo = self._pseudo_anomalies(rows, sets[NORMAL])
             restored_pseudo = self.generator_(pseudo)
         panels: dict[str, torch.Tensor] = {"input x": rows, "x'": out.restored,
                                            "|x - x'|": (rows - out.restored).abs()}
@@ -57,6 +57,16 @@ class SAGANDetector(GANDetector):
         title = "SAGAN" + ("" if iteration is None else f", iteration {iteration}")
         save_sample_grid(self.workdir / "samples.png", panels, ranges, colormaps=colormaps,
                          row_labels=labels[:len(rows)], title=title)
+
+    def _pseudo_anomalies(self, rows: torch.Tensor, normal_set: torch.Tensor) -> torch.Tensor:
+        """Pseudo-anomalies of the grid's rows (unlabeled rows first, then `normal_set`'s first images), with
+        sources from the normal training set as in training, drawn by a generator seeded with the run's seed."""
+        generator = torch.Generator(rows.device).manual_seed(self.seed)
+        n_unlabeled = len(rows) - min(N_SAMPLE_ROWS, len(normal_set))
+        own = torch.cat([torch.full((n_unlabeled,), -1), torch.arange(len(rows) - n_unlabeled)]).to(rows.device)
+        sources = to_unit_range(normal_set.index_select(0, other_indices(own, len(normal_set), generator)),
+                                self.config.channels)
+        return make_pseudo_anomalies(rows, generator, sources=sources).images
 
     # --- state -----------------------------------------------------------------------------------------
     def run_info(self) -> dict[str, Any]:

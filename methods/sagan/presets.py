@@ -33,7 +33,8 @@ class SAGANConfig:
     d_conv_dim: int = 64
     d_repeat_num: int | None = None  # None: 6, capped so the critic's output map stays >= 1 x 1
     critic_init: Literal["pytorch", "he"] = "pytorch"  # "he": see Critic; the public code keeps PyTorch's init
-    # Pseudo-anomalies and losses (paper Eq. 3-6).
+    # Pseudo-anomalies and losses (paper Eq. 3-6). A pseudo-anomaly's patch comes from another image of the whole
+    # normal training set, as in the authors' code (bench took it from another image of the same batch before).
     pseudo_anomalies: bool = True
     lambda_gp: float = 10.0
     lambda_id: float = 1.0

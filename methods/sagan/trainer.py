@@ -14,26 +14,44 @@ import torch
 
 from bench.detector import ImageSet
 from bench.errors import BenchError
-from bench.methods._gan import critic_loss_gp
+from bench.methods._gan import Accel, DeviceSampler, critic_loss_gp, to_unit_range
 from bench.methods._gan.networks import Critic, build_critic
 from bench.methods._gan.trainer import AdversarialSteps, GANRecipe, square_size
 from bench.methods.sagan.losses import generator_loss
 from bench.methods.sagan.networks import SAGANGenerator
 from bench.methods.sagan.presets import SAGANConfig
-from bench.methods.sagan.pseudo_anomaly import make_pseudo_anomalies
+from bench.methods.sagan.pseudo_anomaly import make_pseudo_anomalies, other_indices
 
 UNLABELED, NORMAL = "U", "N"  # batch keys of the unlabeled and the normal set
 
 
 class SAGANSteps(AdversarialSteps):
     """The D step (WGAN-GP on normals vs restored unlabeled images) and the G step (adversarial on x'_u,
-    identity L1 on x'_n, squared restoration of the pseudo-anomalies x'_p towards x_n)."""
+    identity L1 on x'_n, squared restoration of the pseudo-anomalies x'_p towards x_n).
+
+    Pseudo-anomalies take their patches from other images of the whole normal training set (the sampler's set,
+    drawn with the sampler's seeded, checkpointed generator); their boxes and opacities come from torch's global
+    RNG (checkpointed too)."""
+
+    def __init__(self, generator: SAGANGenerator, critic: Critic, config: SAGANConfig, accel: Accel,
+                 sampler: DeviceSampler | None = None) -> None:
+        super().__init__(generator, critic, config, accel, sampler)
+        if config.pseudo_anomalies and sampler is None:
+            raise ValueError("SAGAN's pseudo-anomalies draw their sources from the normal training set: "
+                             "pass the batch sampler")
+
+    def _pseudo_anomalies(self, normal: torch.Tensor) -> torch.Tensor:
+        """x_p for the batch's normals, each with a patch of another image of the normal training set."""
+        pool = self.sampler.sets[NORMAL]
+        index = other_indices(self.sampler.last_indices[NORMAL], len(pool), self.sampler.generator)
+        sources = to_unit_range(pool.index_select(0, index), self.config.channels)
+        return make_pseudo_anomalies(normal, sources=self.accel.images(sources)).images
 
     def _restore_all(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """G on cat(x_u, x_n[, x_p]) in one pass, with gradients."""
         parts = [batch[UNLABELED], batch[NORMAL]]
         if self.config.pseudo_anomalies:
-            parts.append(make_pseudo_anomalies(batch[NORMAL]).images)
+            parts.append(self._pseudo_anomalies(batch[NORMAL]))
         return self.G_train(torch.cat(parts))
 
     def d_step(self, batch: Mapping[str, torch.Tensor], *, g_step_follows: bool) -> dict[str, torch.Tensor]:

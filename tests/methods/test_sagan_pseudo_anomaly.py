@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from bench.methods.sagan.pseudo_anomaly import derangement, make_pseudo_anomalies
+from bench.methods.sagan.pseudo_anomaly import derangement, make_pseudo_anomalies, other_indices
 
 
 def normals(n: int, size: int = 64, seed: int = 0) -> torch.Tensor:
@@ -51,3 +51,25 @@ def test_same_generator_seed_gives_the_same_pseudo_anomalies():
     a = make_pseudo_anomalies(x, torch.Generator().manual_seed(3)).images
     b = make_pseudo_anomalies(x, torch.Generator().manual_seed(3)).images
     assert torch.equal(a, b)
+
+
+def test_given_sources_are_blended_in_image_by_image():
+    x, sources = normals(6, seed=4), normals(6, seed=5)
+    made = make_pseudo_anomalies(x, torch.Generator().manual_seed(6), sources=sources)
+    assert made.sources is None
+    alpha = made.alphas[:, None, None, None]
+    expected = (1 - alpha * made.boxes) * x + alpha * made.boxes * sources
+    torch.testing.assert_close(made.images, expected)
+
+
+def test_other_indices_never_pick_the_image_itself_and_reach_every_other_one():
+    own = torch.arange(10).repeat(200)
+    drawn = other_indices(own, 10, torch.Generator().manual_seed(7))
+    assert not (drawn == own).any()
+    for i in range(10):
+        assert set(drawn[own == i].tolist()) == set(range(10)) - {i}
+
+
+def test_other_indices_of_images_from_outside_the_set_reach_every_image():
+    drawn = other_indices(torch.full((500,), -1), 10, torch.Generator().manual_seed(8))
+    assert set(drawn.tolist()) == set(range(10))

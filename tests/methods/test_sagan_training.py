@@ -12,9 +12,11 @@ import torch
 from bench.datasets.synthetic_images import generate
 from bench.detector import ImageSet, TrainData
 from bench.errors import BenchError
+from bench.methods._gan import Accel, DeviceSampler, to_unit_range
 from bench.methods._gan.networks import Critic
 from bench.methods.sagan.detector import SAGANDetector
 from bench.methods.sagan.networks import SAGANGenerator
+from bench.methods.sagan.pseudo_anomaly import make_pseudo_anomalies, other_indices
 from bench.methods.sagan.trainer import SAGANSteps, build_networks
 from bench.progress import Progress, ProgressTask
 
@@ -57,19 +59,54 @@ def test_critic_is_the_shared_patchgan_with_a_one_by_one_output_at_64_px():
     assert critic(torch.zeros(2, 1, 64, 64)).shape == (2, 1, 1, 1)
 
 
+def tiny_steps(normal_set: torch.Tensor, batch_size: int = 4, **overrides) -> tuple[SAGANSteps, DeviceSampler]:
+    """SAGAN's steps on smoke-TINY networks with a sampler over `normal_set` (uint8) as the normal set."""
+    config = SAGANDetector.preset("smoke", {**TINY, **overrides})
+    generator, critic = build_networks(config, 32)
+    sampler = DeviceSampler({"U": normal_set[:8], "N": normal_set}, batch_size, seed=0, channels=1)
+    return SAGANSteps(generator, critic, config, Accel.for_device("cpu"), sampler), sampler
+
+
+def uint8_images(n: int, size: int = 32) -> torch.Tensor:
+    return torch.randint(0, 256, (n, 1, size, size), dtype=torch.uint8, generator=torch.Generator().manual_seed(n))
+
+
 @pytest.mark.parametrize("pseudo_anomalies", [True, False])
 def test_generator_step_has_the_restoration_term_only_with_pseudo_anomalies(pseudo_anomalies):
-    config = SAGANDetector.preset("smoke", {**TINY, "pseudo_anomalies": pseudo_anomalies})
-    generator, critic = build_networks(config, 32)
-    from bench.methods._gan import Accel
-
-    steps = SAGANSteps(generator, critic, config, Accel.for_device("cpu"))
-    batch = {"U": torch.rand(4, 1, 32, 32) * 2 - 1, "N": torch.rand(4, 1, 32, 32) * 2 - 1}
+    steps, sampler = tiny_steps(uint8_images(12), pseudo_anomalies=pseudo_anomalies)
+    batch = sampler.sample()
     d_losses = steps.d_step(batch, g_step_follows=True)
     assert steps._kept.shape[0] == (12 if pseudo_anomalies else 8)
     g_losses = steps.g_step(batch)
     assert ("g_rec" in g_losses) == pseudo_anomalies
     assert torch.isfinite(d_losses["loss"]) and torch.isfinite(g_losses["loss"])
+
+
+def test_pseudo_anomaly_sources_are_other_images_of_the_whole_normal_set():
+    normal_set = uint8_images(40)
+    steps, sampler = tiny_steps(normal_set)
+    outside_batch = 0
+    for _ in range(25):
+        batch = sampler.sample()
+        own = sampler.last_indices["N"]
+        state = sampler.generator.get_state()
+        torch.manual_seed(1)
+        made = steps._pseudo_anomalies(batch["N"])
+        # The same draws by hand: source indices from the sampler's generator, boxes from the global RNG.
+        sampler.generator.set_state(state)
+        index = other_indices(own, len(normal_set), sampler.generator)
+        torch.manual_seed(1)
+        expected = make_pseudo_anomalies(batch["N"], sources=to_unit_range(normal_set[index], 1)).images
+        assert torch.equal(made, expected)
+        assert not (index == own).any()
+        outside_batch += int((~torch.isin(index, own)).sum())
+    assert outside_batch > 0.8 * 25 * 4  # 4 of 40 images are in a batch: most sources come from outside it
+
+
+def test_pseudo_anomalies_need_the_sampler():
+    config = SAGANDetector.preset("smoke", TINY)
+    with pytest.raises(ValueError, match="sampler"):
+        SAGANSteps(*build_networks(config, 32), config, Accel.for_device("cpu"))
 
 
 def test_fit_writes_checkpoints_loss_log_and_sample_grid(train_data, tmp_path):
