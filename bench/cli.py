@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from bench.errors import BenchError
+from bench.metric_table import METRICS, TABLE, parse_metrics
 
 app = typer.Typer(help="Benchmark medical-image anomaly detectors.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -120,11 +121,11 @@ def run_command(
 
 def _print_outcomes(summary, dataset: str, split_id: str) -> None:
     table = Table(title=f"{dataset} (split {split_id}), test split")
-    for column in ("method", "seed", "status", "AUC", "AP", "F1", "precision", "recall", "specificity"):
+    for column in ("method", "seed", "status", *(m.label for m in TABLE)):
         text_column = column in ("method", "status")
         table.add_column(column, justify="left" if text_column else "right", no_wrap=text_column)
     for row in summary.itertuples(index=False):
-        values = [row.auc, row.ap, row.f1, row.precision, row.recall, row.specificity]
+        values = [getattr(row, m.key) for m in TABLE]
         cells = ["-" if v is None else f"{v:.3f}" for v in values]
         status = {"failed": "[red]failed[/red]", "skipped": "done before"}.get(row.status, row.status)
         table.add_row(row.method, str(row.seed), status, *cells)
@@ -201,8 +202,8 @@ def report_command(
     fmt: Annotated[str, typer.Option("--format", help="latex | md | csv | html")] = "md",
     standalone: Annotated[bool, typer.Option("--standalone", help="A complete document (LaTeX: pdflatex "
                                              "compiles it; HTML: a page).")] = False,
-    metrics: Annotated[str | None, typer.Option("--metrics", help="Comma-separated, from auc, ap, f1, "
-                                                "precision, recall, specificity [default: all].")] = None,
+    metrics: Annotated[str | None, typer.Option("--metrics", help=f"Comma-separated, from {', '.join(METRICS)} "
+                                                "[default: all].")] = None,
     ci: Annotated[bool, typer.Option("--ci", help="Mean with a 95% bootstrap CI instead of ± std.")] = False,
     compare: Annotated[str | None, typer.Option("--compare", help="Methods to test pairwise (DeLong, "
                                                 "same test images), e.g. healthygan,sagan.")] = None,
@@ -211,7 +212,7 @@ def report_command(
     digits: Annotated[int, typer.Option("--digits", help="Decimals.")] = 3,
 ) -> None:
     """Results tables from run records (nothing is retrained): best bold, second underlined."""
-    from bench.report.names import parse_metrics, split_names
+    from bench.report.names import split_names
     from bench.report.report import ReportOptions, report
 
     options = ReportOptions(datasets=split_names(dataset), fmt=fmt, layout=layout,

@@ -101,8 +101,11 @@ class Detector(ABC):
     """Base class of every method. Subclasses set the class variables and implement `_fit`, `_score`,
     `state_dict` and `load_state_dict`; the public methods here enforce the contract around them."""
 
-    name: ClassVar[str]
+    name: ClassVar[str]  # registry key, e.g. "healthygan"
+    display_name: ClassVar[str] = ""  # as tables print it, e.g. "HealthyGAN"; not inherited (unset: the name)
+    summary: ClassVar[str] = ""  # one line for `bench list`
     uses_unlabeled: ClassVar[bool] = False
+    in_all: ClassVar[bool] = True  # part of `--methods all`
     config_class: ClassVar[type]
     presets: ClassVar[Mapping[str, Any]]  # paper, fast, smoke, tiny (see bench.testing)
 

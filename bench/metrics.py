@@ -1,5 +1,8 @@
 """Detection metrics: AUC and AP (scikit-learn), thresholded metrics under a declared threshold policy,
-stratified bootstrap confidence intervals (vectorised) and the DeLong test for two correlated AUCs."""
+stratified bootstrap confidence intervals (vectorised) and the DeLong test for two correlated AUCs.
+
+Which metrics a run records, their labels and directions: bench.metric_table.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,6 @@ from sklearn.metrics import average_precision_score, precision_recall_curve, roc
 
 from bench.errors import BenchError
 
-HIGHER_IS_BETTER = {"auc": True, "ap": True, "f1": True, "precision": True, "recall": True, "specificity": True}
 TEST_ORACLE_POLICIES = ("test-oracle-f1", "test-eer")
 POLICIES = ("val-f1", "val-youden", "normal-quantile", "test-oracle-f1", "test-eer")
 
@@ -102,19 +104,30 @@ def choose_threshold(
     return threshold_eer(*test)
 
 
-def threshold_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
-    """Precision, recall, specificity and F1 when `score >= threshold` predicts abnormal."""
-    predicted = scores >= threshold
-    positive = labels == 1
-    tp = float(np.sum(predicted & positive))
-    fp = float(np.sum(predicted & ~positive))
-    fn = float(np.sum(~predicted & positive))
-    tn = float(np.sum(~predicted & ~positive))
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    specificity = tn / (tn + fp) if tn + fp else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"f1": f1, "precision": precision, "recall": recall, "specificity": specificity}
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator, and 0 where the denominator is 0 (the one zero-division rule)."""
+    numerator, denominator = np.broadcast_arrays(np.asarray(numerator, float), np.asarray(denominator, float))
+    return np.divide(numerator, denominator, out=np.zeros(denominator.shape), where=denominator != 0)
+
+
+def threshold_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, Any]:
+    """F1, precision, recall and specificity when `score >= threshold` predicts abnormal (label 1).
+
+    One row (n,) gives floats; (B, n) rows (bootstrap resamples) give arrays of B. Zero division: a ratio whose
+    denominator is 0 is 0, as scikit-learn's `zero_division=0`: precision with no predicted positives, recall
+    with no actual positives, specificity with no actual negatives, and F1 where precision + recall is 0.
+    """
+    predicted = np.asarray(scores) >= threshold
+    positive = np.asarray(labels) == 1
+    tp = np.sum(predicted & positive, axis=-1)
+    fp = np.sum(predicted & ~positive, axis=-1)
+    fn = np.sum(~predicted & positive, axis=-1)
+    tn = np.sum(~predicted & ~positive, axis=-1)
+    precision = _ratio(tp, tp + fp)
+    recall = _ratio(tp, tp + fn)
+    values = {"f1": _ratio(2 * precision * recall, precision + recall), "precision": precision, "recall": recall,
+              "specificity": _ratio(tn, tn + fp)}
+    return {k: float(v) if v.ndim == 0 else v for k, v in values.items()}
 
 
 def evaluate(
@@ -138,7 +151,8 @@ def evaluate(
     }
 
 
-def _stratified_indices(labels: np.ndarray, n_resamples: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+def stratified_indices(labels: np.ndarray, n_resamples: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """(B, n1) indices of positives and (B, n0) of negatives, drawn with replacement within each class."""
     positives = np.flatnonzero(labels == 1)
     negatives = np.flatnonzero(labels == 0)
     pos = positives[rng.integers(0, len(positives), size=(n_resamples, len(positives)))]
@@ -185,7 +199,7 @@ def bootstrap_ci(
     scores = np.asarray(scores, dtype=np.float64)
     _check_binary(labels, "a bootstrap CI")
     rng = np.random.default_rng(seed)
-    pos, neg = _stratified_indices(labels, n_resamples, rng)
+    pos, neg = stratified_indices(labels, n_resamples, rng)
     alpha = (1 - level) / 2
     bounds = lambda values: (float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha)))  # noqa: E731
     index = np.concatenate([pos, neg], axis=1)
@@ -194,19 +208,7 @@ def bootstrap_ci(
     out = {"auc": bounds(bootstrap_auc(scores[pos], scores[neg])),
            "ap": bounds(bootstrap_ap(sample_labels, sample_scores))}
     if threshold is not None:
-        predicted = sample_scores >= threshold
-        positive = sample_labels == 1
-        tp = (predicted & positive).sum(axis=1)
-        fp = (predicted & ~positive).sum(axis=1)
-        fn = (~predicted & positive).sum(axis=1)
-        tn = (~predicted & ~positive).sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
-            recall = tp / (tp + fn)
-            specificity = tn / (tn + fp)
-            f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
-        out.update({"f1": bounds(f1), "precision": bounds(precision), "recall": bounds(recall),
-                    "specificity": bounds(specificity)})
+        out.update({k: bounds(v) for k, v in threshold_metrics(sample_labels, sample_scores, threshold).items()})
     return out
 
 

@@ -1,36 +1,65 @@
-"""Methods and data sets by name. Built-ins are lazy "module:Class" entries (heavy imports such as anomalib
-happen only when used); third-party packages add entry points in the groups `bench.methods` / `bench.datasets`."""
+"""Methods and data sets by name. Built-ins join the way third-party plugins do: as entry points in the groups
+`bench.methods` / `bench.datasets` (this distribution's are declared in pyproject.toml). A name family such as
+`anomalib:<model>` joins through the group `bench.method_families`: the entry point names a function
+`register(registry, origin)` that calls `registry.register_family(...)`.
+
+Metadata (summary, whether it uses unlabeled images, whether it is part of `--methods all`, display name) lives on the
+plugin's class only. Listing reads it from the class's source (bench.static_attributes) so that `bench list` imports
+no plugin code; classes are imported when used (anomalib alone takes about 7 s).
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
+import functools
 import importlib
+import re
 import warnings
 from collections.abc import Callable, Iterator
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, EntryPoints, entry_points
 from typing import Any
 
+from bench import DISTRIBUTION
 from bench.errors import BenchError
+from bench.static_attributes import read_class_attributes
+
+BUILT_IN = "built-in"
+# Class attributes a registry entry exposes, with the value used where a class sets none.
+METADATA: dict[str, Any] = {"summary": "", "uses_unlabeled": None, "in_all": True, "display_name": ""}
+# Read from the registered class's own body only: a subclass registered under another name (a plugin extending a
+# built-in) prints its own name, never its parent's, so two columns of a table cannot share a label.
+OWN_METADATA = ("display_name",)
 
 
-@dataclasses.dataclass(frozen=True)
+def _import_target(target: str) -> Any:
+    module_name, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
 class Entry:
-    """One registered name: what it is, where it comes from, and how to import it."""
+    """One registered name: where it comes from, how to import it, and its metadata.
 
-    name: str
-    target: str | type
-    summary: str = ""
-    origin: str = "built-in"
-    uses_unlabeled: bool | None = None
-    in_all: bool = True  # part of `--methods all`
+    Metadata comes from the class (read from source, else by importing it); keyword arguments give it directly, for
+    names that have no class of their own until used (family members) and for test doubles.
+    """
+
+    def __init__(self, name: str, target: str | type, *, origin: str = BUILT_IN, **metadata: Any) -> None:
+        unknown = set(metadata) - set(METADATA)
+        if unknown:
+            raise TypeError(f"unknown entry metadata {sorted(unknown)}; known: {', '.join(METADATA)}")
+        self.name = name
+        self.target = target
+        self.origin = origin
+        self._given = metadata
+
+    def __repr__(self) -> str:
+        return f"Entry({self.name!r}, {self.target!r}, origin={self.origin!r})"
 
     def load(self, base: type) -> type:
         """Import the target class and check it subclasses `base`."""
         if isinstance(self.target, str):
-            module_name, _, attr = self.target.partition(":")
             try:
-                obj = getattr(importlib.import_module(module_name), attr)
+                obj = _import_target(self.target)
             except (ImportError, AttributeError) as exc:
                 raise BenchError(f"cannot load {self.name!r} from {self.target}: {exc}") from exc
         else:
@@ -39,25 +68,93 @@ class Entry:
             raise BenchError(f"{self.name!r} ({self.target}) is not a {base.__name__} subclass")
         return obj
 
+    @functools.cached_property
+    def _class_metadata(self) -> dict[str, Any]:
+        """The metadata attributes the class sets: from its source if that settles them, else from the class."""
+        wanted = [k for k in METADATA if k not in self._given]
+        if not wanted:
+            return {}
+        if isinstance(self.target, str):
+            found = read_class_attributes(self.target, wanted, own=OWN_METADATA)
+            if found is not None:
+                return found
+            try:
+                cls = _import_target(self.target)
+            except Exception as exc:  # noqa: BLE001 - a broken plugin must not break listing; using it raises
+                return {"summary": f"(cannot import {self.target}: {exc})"}
+        else:
+            cls = self.target
+        return {k: vars(cls)[k] if k in OWN_METADATA else getattr(cls, k)
+                for k in wanted if (k in vars(cls) if k in OWN_METADATA else hasattr(cls, k))}
+
+    def _metadata(self, key: str) -> Any:
+        if key in self._given:
+            return self._given[key]
+        return self._class_metadata.get(key, METADATA[key])
+
+    @property
+    def summary(self) -> str:
+        return self._metadata("summary")
+
+    @property
+    def uses_unlabeled(self) -> bool | None:
+        """True: semi-supervised (normal + unlabeled images); False: one-class; None: not known / not a method."""
+        return self._metadata("uses_unlabeled")
+
+    @property
+    def in_all(self) -> bool:
+        """Part of `--methods all`."""
+        return self._metadata("in_all")
+
+    @property
+    def display_name(self) -> str:
+        """The name tables print; the registry name where the class sets none."""
+        return self._metadata("display_name") or self.name
+
+
+Family = tuple[Callable[[str], Entry], Callable[[], list[Entry]]]
+
+
+@functools.cache
+def _entry_points() -> EntryPoints:
+    return entry_points()
+
+
+def _normalise(distribution: str) -> str:
+    return re.sub(r"[-_.]+", "-", distribution).lower()
+
+
+def entry_point_origin(ep: EntryPoint, known: dict[int, str] | None = None) -> str:
+    """`built-in` for this distribution's entry points, `plugin <distribution> <version>` for any other's.
+    `known` remembers each distribution's answer (reading its name parses its METADATA file)."""
+    dist = getattr(ep, "dist", None)
+    if dist is None:
+        return "plugin"
+    known = {} if known is None else known
+    if id(dist) not in known:
+        name = dist.name
+        known[id(dist)] = BUILT_IN if _normalise(name) == _normalise(DISTRIBUTION) else f"plugin {name} {dist.version}"
+    return known[id(dist)]
+
 
 class Registry:
     """Names -> entries for one kind of plugin, with entry-point discovery and name families (`prefix:name`)."""
 
-    def __init__(self, kind: str, group: str, base_path: str) -> None:
+    def __init__(self, kind: str, group: str, base_path: str, family_group: str | None = None) -> None:
         self.kind = kind
         self.group = group
+        self.family_group = family_group
         self._base_path = base_path
         self._entries: dict[str, Entry] = {}
-        self._families: dict[str, tuple[Callable[[str], Entry], Callable[[], list[Entry]]]] = {}
+        self._families: dict[str, Family] = {}
         self._discovered = False
 
     @property
     def base(self) -> type:
-        module_name, _, attr = self._base_path.partition(":")
-        return getattr(importlib.import_module(module_name), attr)
+        return _import_target(self._base_path)
 
     def register(self, name: str, target: str | type, **info: Any) -> None:
-        """Add `name`; registering a name twice warns and the later entry wins."""
+        """Add `name` (`info`: origin and metadata, see Entry); registering a name twice warns, the later wins."""
         if name in self._entries:
             warnings.warn(f"{self.kind} {name!r} registered twice; the later entry wins", stacklevel=2)
         self._entries[name] = Entry(name, target, **info)
@@ -76,10 +173,18 @@ class Registry:
         if self._discovered:
             return
         self._discovered = True
-        for ep in entry_points(group=self.group):
-            dist = getattr(ep, "dist", None)
-            origin = f"plugin {dist.name} {dist.version}" if dist is not None else "plugin"
-            self.register(ep.name, ep.value, origin=origin)
+        origins: dict[int, str] = {}
+        for ep in _entry_points().select(group=self.group):
+            self.register(ep.name, ep.value, origin=entry_point_origin(ep, origins))
+        if self.family_group is None:
+            return
+        for ep in _entry_points().select(group=self.family_group):
+            try:
+                register = ep.load()
+            except Exception as exc:  # noqa: BLE001 - one broken plugin must not hide the others
+                warnings.warn(f"{self.kind} family {ep.name!r} ({ep.value}) cannot be loaded: {exc}", stacklevel=2)
+                continue
+            register(self, entry_point_origin(ep, origins))
 
     def entry(self, name: str) -> Entry:
         """The entry for `name`; an unknown name is an error with the closest matches and the full list."""
@@ -111,6 +216,14 @@ class Registry:
             for _, members in self._families.values():
                 yield from members()
 
+    def display_name(self, name: str) -> str:
+        """The name tables print for `name`; a name that is not registered (a record of a plugin that is no longer
+        installed) prints as itself."""
+        try:
+            return self.entry(name).display_name
+        except BenchError:
+            return name
+
     def __contains__(self, name: str) -> bool:
         try:
             self.entry(name)
@@ -119,12 +232,12 @@ class Registry:
         return True
 
 
-methods = Registry("method", "bench.methods", "bench.detector:Detector")
+methods = Registry("method", "bench.methods", "bench.detector:Detector", family_group="bench.method_families")
 datasets = Registry("dataset", "bench.datasets", "bench.data.adapter:DatasetAdapter")
 
 
 def register_method(name: str, **info: Any) -> Callable[[type], type]:
-    """Class decorator for in-process plugins: `@register_method("mymethod", summary=...)`."""
+    """Class decorator for in-process plugins: `@register_method("mymethod")` (metadata is read from the class)."""
 
     def decorate(cls: type) -> type:
         methods.register(name, cls, **info)
@@ -153,69 +266,3 @@ def resolve_method_names(spec: str) -> list[str]:
     for name in names:
         methods.entry(name)
     return list(dict.fromkeys(names))
-
-
-# Built-ins. Each line names a class that is imported only when used.
-methods.register("pca", "bench.methods.pca.detector:PCADetector",
-                 summary="PCA reconstruction error (scikit-learn); the sanity baseline", uses_unlabeled=False)
-
-datasets.register("synthetic", "bench.datasets.synthetic:SyntheticDataset",
-                  summary="procedural chest-radiograph-like images with opacities (generated locally)")
-datasets.register("covidx", "bench.datasets.covidx:COVIDxDataset",
-                  summary="COVIDx CXR (COVID-Net): normal vs COVID-19 chest X-rays, HealthyGAN protocol")
-datasets.register("chestxray14", "bench.datasets.chestxray14:ChestXray14Dataset",
-                  summary="NIH ChestX-ray14: PA views, No Finding vs one finding, HealthyGAN protocol")
-datasets.register("rsna", "bench.datasets.rsna:RSNADataset",
-                  summary="RSNA Pneumonia chest X-rays: Normal vs Lung Opacity, Med-AD protocol (DDAD/SAGAN)")
-datasets.register("vindr", "bench.datasets.vindr:VinDrCXRDataset",
-                  summary="VinDr-CXR chest X-rays: No finding vs any finding, Med-AD protocol (DDAD/SAGAN)")
-datasets.register("lag", "bench.datasets.lag:LAGDataset",
-                  summary="LAG fundus photographs (RGB): non-glaucoma vs glaucoma, Med-AD protocol (DDAD/SAGAN)")
-datasets.register("medad", "bench.datasets.medad:MedADDataset",
-                  summary="any DDAD/MedIAnomaly Med-AD tree (images/ + data.json), split as data.json lists")
-
-
-# anomalib baselines (issue #5): three short names with presets, and every anomalib image model as
-# `anomalib:<name>` (resolved by the adapter; listed from its static catalog, so listing imports no method code).
-def _anomalib_origin() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return f"anomalib {version('anomalib')}"
-    except PackageNotFoundError:
-        return "anomalib (not installed)"
-
-
-def _anomalib_members() -> list[Entry]:
-    import tomllib
-    from pathlib import Path
-
-    import bench.methods
-
-    table = tomllib.loads((Path(bench.methods.__path__[0]) / "anomalib_models" / "models.toml").read_text("utf-8"))
-    return [Entry(f"anomalib:{key}", f"bench.methods.anomalib_models.family:{key}",
-                  summary=row["summary"] if "unsupported" not in row else f"UNSUPPORTED: {row['unsupported']}",
-                  origin=_anomalib_origin(), uses_unlabeled=None if "unsupported" in row else False, in_all=False)
-            for key, row in table.items()]
-
-
-def _anomalib_member(name: str) -> Entry:
-    from bench.methods.anomalib_models.catalog import family_entry
-
-    return family_entry(name)
-
-
-for _name, _class, _summary in (
-    ("padim", "PadimDetector", "PaDiM (anomalib): a Gaussian per patch position over pretrained CNN features"),
-    ("patchcore", "PatchcoreDetector", "PatchCore (anomalib): coreset memory bank of patch features, kNN distance"),
-    ("ganomaly", "GanomalyDetector", "GANomaly (anomalib): encoder-decoder-encoder GAN, latent distance"),
-):
-    methods.register(_name, f"bench.methods.anomalib_models.detector:{_class}", summary=_summary,
-                     origin=_anomalib_origin(), uses_unlabeled=False)
-methods.register_family("anomalib", _anomalib_member, _anomalib_members)
-methods.register("sagan", "bench.methods.sagan.detector:SAGANDetector",
-                 summary="SAGAN (MICCAI 2024): position-coded patches, attention-gated restoration, pseudo-anomalies",
-                 uses_unlabeled=True)
-methods.register("healthygan", "bench.methods.healthygan.detector:HealthyGANDetector",
-                 summary="HealthyGAN (SASHIMI 2022): mixed -> healthy translation with a mask, score |x - x_hat|",
-                 uses_unlabeled=True)

@@ -22,6 +22,7 @@ from bench.config import config_to_dict, route_overrides
 from bench.data.adapter import PreparedData
 from bench.detector import Detector, ImageSet, TrainData
 from bench.device import resolve_device, seed_everything
+from bench.metric_table import METRICS
 from bench.metrics import ThresholdPolicy, bootstrap_ci, evaluate
 from bench.progress import Progress
 from bench.provenance import device_info, git_commit, package_versions, peak_memory_mb
@@ -217,8 +218,7 @@ def summarize(outcomes: list[RunOutcome]) -> pd.DataFrame:
     rows = []
     for outcome in outcomes:
         row = {"method": outcome.spec.method, "seed": outcome.spec.seed, "status": outcome.status}
-        row.update({k: (outcome.metrics or {}).get(k) for k in ("auc", "ap", "f1", "precision", "recall",
-                                                                 "specificity")})
+        row.update({k: (outcome.metrics or {}).get(k) for k in METRICS})
         row["error"] = outcome.error
         rows.append(row)
     return pd.DataFrame(rows)

@@ -74,6 +74,7 @@ class ChestXray14Dataset(DatasetAdapter):
     """NIH ChestX-ray14 PA radiographs: normal vs exactly one of the 14 findings."""
 
     name = "chestxray14"
+    display_name = "ChestX-ray14"
     summary = "NIH ChestX-ray14: PA views, No Finding vs one finding, HealthyGAN protocol, 128 px"
     source = ("NIH Clinical Center, https://nihcc.app.box.com/v/ChestXray-NIHCC (images_001.tar.gz ... "
               "images_012.tar.gz and Data_Entry_2017_v2020.csv, extracted into the root), or Kaggle: "

@@ -89,6 +89,7 @@ class COVIDxDataset(DatasetAdapter):
     """COVIDx chest radiographs (COVID-Net): known normals, a mixed unlabeled set, the official test list."""
 
     name = "covidx"
+    display_name = "COVIDx"
     summary = "COVIDx CXR (COVID-Net): normal vs COVID-19 chest X-rays, HealthyGAN protocol, 256 px"
     source = ("the COVIDx CXR releases of COVID-Net, "
               "https://github.com/lindawangg/COVID-Net/blob/master/docs/COVIDx.md (the label files of every "

@@ -34,6 +34,7 @@ class LAGDataset(MedADProtocolDataset):
     """LAG fundus photographs, non-glaucoma vs suspicious glaucoma."""
 
     name = "lag"
+    display_name = "LAG"
     summary = "LAG glaucoma fundus photographs (RGB): non-glaucoma vs glaucoma (Med-AD protocol, 64 px)"
     source = ("https://github.com/smilell/AG-CNN (the LAG database of Li et al., CVPR 2019: a Dropbox "
               "archive whose password the authors give on request, for academic use; no Kaggle copy)")

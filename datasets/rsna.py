@@ -39,6 +39,7 @@ class RSNADataset(MedADProtocolDataset):
     """RSNA Pneumonia chest radiographs (DICOM), Normal vs Lung Opacity."""
 
     name = "rsna"
+    display_name = "RSNA"
     summary = "RSNA Pneumonia chest X-rays: Normal vs Lung Opacity (Med-AD protocol, 64 px)"
     source = ("https://www.kaggle.com/c/rsna-pneumonia-detection-challenge (accept the rules, then "
               "`kaggle competitions download -c rsna-pneumonia-detection-challenge` and unzip)")

@@ -46,6 +46,7 @@ class SyntheticDataset(DatasetAdapter):
     """Procedural chest-radiograph-like images with opacities; no download needed."""
 
     name = "synthetic"
+    display_name = "Synthetic"
     summary = "procedural chest-radiograph-like images with opacities (generated locally)"
     source = "generated locally by `bench data prepare synthetic` (no download)"
     layout = "  images/<id>.png\n  labels.csv   (columns: id, label, split)"

@@ -39,6 +39,7 @@ class VinDrCXRDataset(MedADProtocolDataset):
     """VinDr-CXR chest radiographs, "No finding" vs any finding."""
 
     name = "vindr"
+    display_name = "VinDr-CXR"
     summary = "VinDr-CXR chest X-rays: No finding vs any finding (Med-AD protocol, 64 px)"
     source = ("https://www.kaggle.com/c/vinbigdata-chest-xray-abnormalities-detection (accept the rules, "
               "then `kaggle competitions download -c vinbigdata-chest-xray-abnormalities-detection` and "

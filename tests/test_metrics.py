@@ -1,12 +1,13 @@
-"""Metrics against scikit-learn and brute-force references."""
+"""Metrics against scikit-learn and brute-force references; the metric table against what is computed."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
+from sklearn.metrics import average_precision_score, f1_score, precision_recall_fscore_support, roc_auc_score
 
 from bench.errors import BenchError
+from bench.metric_table import HIGHER_IS_BETTER, METRICS, THRESHOLDED, metric_label, parse_metrics
 from bench.metrics import (
     ThresholdPolicy,
     bootstrap_ap,
@@ -59,12 +60,66 @@ def test_max_f1_threshold_gives_the_best_f1():
     assert best == pytest.approx(brute)
 
 
-def test_threshold_metrics_match_sklearn_definitions():
-    labels, scores = sample(seed=4)
-    metrics = threshold_metrics(labels, scores, 0.4)
-    predicted = scores >= 0.4
-    assert metrics["f1"] == pytest.approx(f1_score(labels, predicted))
-    assert metrics["specificity"] == pytest.approx(((~predicted) & (labels == 0)).sum() / (labels == 0).sum())
+def sklearn_threshold_metrics(labels, scores, threshold):
+    """The reference: scikit-learn with zero_division=0; specificity is the recall of the normal class."""
+    predicted = (scores >= threshold).astype(int)
+    precision, recall, f1, _ = precision_recall_fscore_support(labels, predicted, labels=[0, 1], zero_division=0)
+    return {"f1": f1[1], "precision": precision[1], "recall": recall[1], "specificity": recall[0]}
+
+
+EDGE_CASES = {
+    "no predicted positives": ([0, 0, 1, 1], [0.1, 0.2, 0.3, 0.4], 0.9),
+    "everything predicted positive": ([0, 0, 1, 1], [0.1, 0.2, 0.3, 0.4], 0.0),
+    "no actual positives": ([0, 0, 0], [0.1, 0.5, 0.9], 0.5),
+    "no actual positives, none predicted": ([0, 0, 0], [0.1, 0.2, 0.3], 0.5),
+    "no actual negatives": ([1, 1, 1], [0.1, 0.5, 0.9], 0.5),
+    "no actual negatives, none predicted": ([1, 1, 1], [0.1, 0.2, 0.3], 0.5),
+    "every prediction wrong": ([0, 1], [0.9, 0.1], 0.5),
+    "one image": ([1], [0.7], 0.5),
+    "ties at the threshold count as positive": ([0, 1, 0, 1], [0.5, 0.5, 0.2, 0.8], 0.5),
+}
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.UndefinedMetricWarning")
+@pytest.mark.parametrize("case", list(EDGE_CASES))
+def test_threshold_metrics_match_sklearn_in_edge_cases(case):
+    labels, scores, threshold = (np.asarray(v) for v in EDGE_CASES[case])
+    ours = threshold_metrics(labels, scores, float(threshold))
+    assert ours == pytest.approx(sklearn_threshold_metrics(labels, scores, threshold), rel=1e-12)
+    assert all(type(v) is float for v in ours.values())
+
+
+def test_threshold_metrics_match_sklearn_at_every_threshold():
+    labels, scores = sample(n0=40, n1=25, seed=4, rounding=1)
+    for threshold in np.r_[np.unique(scores), scores.min() - 1, scores.max() + 1]:
+        assert threshold_metrics(labels, scores, threshold) == pytest.approx(
+            sklearn_threshold_metrics(labels, scores, threshold), rel=1e-12)
+
+
+def test_threshold_metrics_of_resample_rows_equal_those_of_each_row():
+    labels, scores = sample(n0=30, n1=20, seed=15)
+    index = np.random.default_rng(0).integers(0, len(labels), size=(8, len(labels)))
+    index[0] = np.flatnonzero(labels == 0)[0]  # a row of one normal image: no positives at all
+    rows = threshold_metrics(labels[index], scores[index], 0.3)
+    for k, row in enumerate(index):
+        single = threshold_metrics(labels[row], scores[row], 0.3)
+        assert {m: v[k] for m, v in rows.items()} == single
+
+
+def test_the_metric_table_names_what_evaluate_and_the_bootstrap_compute():
+    labels, scores = sample(seed=16)
+    metrics = evaluate(labels, scores, ThresholdPolicy.parse("test-eer"))
+    assert list(metrics) == ["auc", "ap", "threshold", *THRESHOLDED]
+    assert set(metrics) - {"threshold"} == set(METRICS) == set(HIGHER_IS_BETTER)
+    assert tuple(bootstrap_ci(labels, scores, threshold=0.5, n_resamples=20)) == METRICS
+
+
+def test_metric_names_parse_from_keys_labels_and_aliases():
+    assert parse_metrics(None) == METRICS
+    assert parse_metrics("AUC, spec,Precision,auc") == ("auc", "specificity", "precision")
+    assert [metric_label(m) for m in METRICS] == ["AUC", "AP", "F1", "Precision", "Recall", "Specificity"]
+    with pytest.raises(BenchError, match="unknown metric 'accuracy'"):
+        parse_metrics("auc,accuracy")
 
 
 def test_policies_use_the_data_they_declare():

@@ -51,6 +51,38 @@ def test_entry_point_plugin_is_listed_and_runs(tmp_path):
     assert json.loads(record.read_text())["config"]["n_components"] == 3
 
 
+FAMILY = textwrap.dedent('''
+    from bench.registry import Entry
+
+    MEMBERS = {"a": "first tiny model", "b": "second tiny model"}
+
+    def register(methods, origin):
+        def entry(member):
+            return Entry(f"tiny:{member}", "tinyplugin:TinyPCA", origin=origin, summary=MEMBERS[member], in_all=False)
+        methods.register_family("tiny", entry, lambda: [entry(m) for m in MEMBERS])
+''')
+
+
+def test_a_name_family_joins_through_its_entry_point_group(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    install_fake_distribution(site)
+    (site / "tinyfamily.py").write_text(FAMILY)
+    info = site / "tinyfamily-0.2.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: tinyfamily\nVersion: 0.2\n")
+    (info / "entry_points.txt").write_text("[bench.method_families]\ntiny = tinyfamily:register\n")
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    code = ("from bench import registry; e = registry.methods.entry('tiny:b'); "
+            "print(e.origin, '|', e.summary, '|', registry.get_method('tiny:b').__name__, '|', "
+            "'tiny:a' in registry.resolve_method_names('all'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    assert out.split("\n")[0] == "plugin tinyfamily 0.2 | second tiny model | TinyPCA | False"
+    listing = subprocess.run([sys.executable, "-m", "bench.cli", "list"], capture_output=True, text=True, env=env,
+                             check=True).stdout
+    assert "tiny:a" in listing and "first tiny model" in listing
+
+
 CHECK = textwrap.dedent('''
     import sys
     from bench import registry

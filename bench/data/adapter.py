@@ -58,6 +58,7 @@ class DatasetAdapter(ABC):
     """One data set: subclasses describe the source and layout, list problems, and build the manifest."""
 
     name: ClassVar[str]
+    display_name: ClassVar[str] = ""  # as tables print it, e.g. "VinDr-CXR"; not inherited (unset: the name)
     summary: ClassVar[str] = ""
     source: ClassVar[str] = ""  # where to download it, shown in errors
     layout: ClassVar[str] = ""  # the expected folder layout, shown in errors

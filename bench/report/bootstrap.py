@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.metrics import bootstrap_ap, bootstrap_auc
+from bench.metrics import bootstrap_ap, bootstrap_auc, stratified_indices, threshold_metrics
 from bench.report.table import ReportTable
 from bench.store import load_scores, read_run
 
@@ -34,20 +34,6 @@ def _test_scores(folders: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[f
     return first["label"].to_numpy(), np.stack([f["score"].to_numpy(float) for f in frames]), thresholds
 
 
-def _rates(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, np.ndarray]:
-    predicted = scores >= threshold
-    positive = labels == 1
-    tp = (predicted & positive).sum(axis=1)
-    fp = (predicted & ~positive).sum(axis=1)
-    fn = (~predicted & positive).sum(axis=1)
-    tn = (~predicted & ~positive).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        precision = np.where(tp + fp > 0, tp / np.maximum(tp + fp, 1), 0.0)
-        recall = tp / (tp + fn)
-        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
-        return {"precision": precision, "recall": recall, "specificity": tn / (tn + fp), "f1": f1}
-
-
 def seed_mean_ci(folders: Sequence[str], metrics: Sequence[str], *, level: float = 0.95,
                  n_resamples: int = N_RESAMPLES, seed: int = 0) -> dict[str, tuple[float, float]]:
     """(low, high) of each metric's mean over the runs in `folders` (NaN bounds where it cannot be computed)."""
@@ -55,16 +41,13 @@ def seed_mean_ci(folders: Sequence[str], metrics: Sequence[str], *, level: float
     if aligned is None:
         return {m: (np.nan, np.nan) for m in metrics}
     labels, scores, thresholds = aligned
-    rng = np.random.default_rng(seed)
-    positives, negatives = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
-    pos = positives[rng.integers(0, len(positives), size=(n_resamples, len(positives)))]
-    neg = negatives[rng.integers(0, len(negatives), size=(n_resamples, len(negatives)))]
+    pos, neg = stratified_indices(labels, n_resamples, np.random.default_rng(seed))
     index = np.concatenate([pos, neg], axis=1)
     per_seed: dict[str, list[np.ndarray]] = {m: [] for m in metrics}
     for run_scores, threshold in zip(scores, thresholds, strict=True):
         values = {"auc": lambda s=run_scores: bootstrap_auc(s[pos], s[neg]),
                   "ap": lambda s=run_scores: bootstrap_ap(labels[index], s[index])}
-        rates = _rates(labels[index], run_scores[index], threshold) if threshold is not None else {}
+        rates = threshold_metrics(labels[index], run_scores[index], threshold) if threshold is not None else {}
         for metric in metrics:
             if metric in values:
                 per_seed[metric].append(values[metric]())

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.report.names import METRICS
+from bench.metric_table import METRICS
 from bench.store import iter_runs
 
 CONFIG_KEYS = ("dataset", "method", "preset", "run_config", "split_id", "image_size", "threshold_policy")

@@ -12,8 +12,8 @@ from typing import Any
 import pandas as pd
 
 from bench.errors import BenchError
+from bench.metric_table import METRICS
 from bench.metrics import delong_test
-from bench.report.names import METRICS
 from bench.store import RUN_FILE, SCORES_FILE, load_scores, read_run
 
 IDENTITY = ("method", "dataset", "seed", "preset", "run_id", "status", "threshold_policy", "test_oracle",

@@ -12,9 +12,9 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from bench.errors import BenchError
+from bench.metric_table import METRICS
 from bench.report import curves, examples, plots
 from bench.report.collect import runs_frame
-from bench.report.names import METRICS
 from bench.report.render import format_value
 from bench.report.table import ReportTable, build_table
 from bench.store import atomic_write

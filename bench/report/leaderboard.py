@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.metric_table import METRICS
 from bench.report.collect import aggregate, runs_frame
-from bench.report.names import METRICS, dataset_sort_key
+from bench.report.names import dataset_sort_key
 
 RULE = ("one configuration per (data set, method), chosen without looking at any test result, by these "
         "criteria in turn: preset `paper`; no `--set` overrides of the method; no data overrides; a threshold "

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.metric_table import METRICS, metric_label
 from bench.report import latex
 from bench.report.leaderboard import RULE, leaderboard_frame
-from bench.report.names import METRICS, dataset_label, metric_label
+from bench.report.names import dataset_label
 from bench.report.render import MISSING, format_value, markdown_table
 from bench.report.reported import load_reported, main_table
 from bench.store import atomic_write_text

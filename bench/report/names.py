@@ -1,51 +1,23 @@
-"""Display names of metrics and data sets, and which of our registry names a paper's method name maps to."""
+"""How reports name and order data sets. Display names come from the registry (each adapter's `display_name`);
+metric names and labels from bench.metric_table."""
 
 from __future__ import annotations
 
-METRICS = ("auc", "ap", "f1", "precision", "recall", "specificity")
-THRESHOLDED = ("f1", "precision", "recall", "specificity")
+from bench import registry
 
-METRIC_LABELS = {"auc": "AUC", "ap": "AP", "f1": "F1", "precision": "Precision", "recall": "Recall",
-                 "specificity": "Specificity"}
-
+# The column order of the papers' tables (HealthyGAN: COVIDx, ChestX-ray14; SAGAN: RSNA, VinDr-CXR, LAG), then the
+# local data sets; a presentation choice of the reports, not a fact about the data sets.
 DATASET_ORDER = ("covidx", "chestxray14", "rsna", "vindr", "lag", "synthetic")
-DATASET_LABELS = {"covidx": "COVIDx", "chestxray14": "ChestX-ray14", "rsna": "RSNA", "vindr": "VinDr-CXR",
-                  "lag": "LAG", "synthetic": "Synthetic"}
-
-# Paper name -> our registry name; every other paper method keeps the paper's name (and has no reproduced row).
-PAPER_METHODS = {"HealthyGAN": "healthygan", "SAGAN": "sagan", "PaDiM": "padim", "PatchCore": "patchcore",
-                 "GANomaly": "ganomaly"}
-
-
-def metric_label(metric: str) -> str:
-    """`auc` -> `AUC`; an unknown metric keeps its name."""
-    return METRIC_LABELS.get(metric, metric)
 
 
 def dataset_label(dataset: str) -> str:
-    """`vindr` -> `VinDr-CXR`; an unknown data set keeps its name."""
-    return DATASET_LABELS.get(dataset, dataset)
+    """`vindr` -> `VinDr-CXR` (the adapter's display name); a data set without one keeps its name."""
+    return registry.datasets.display_name(dataset)
 
 
 def dataset_sort_key(dataset: str) -> tuple[int, str]:
     """The papers' order first (COVIDx, ChestX-ray14, RSNA, VinDr-CXR, LAG, synthetic), then by name."""
     return (DATASET_ORDER.index(dataset) if dataset in DATASET_ORDER else len(DATASET_ORDER), dataset)
-
-
-def parse_metrics(text: str | None) -> tuple[str, ...]:
-    """`auc,ap` -> ("auc", "ap"); accepts the display names too (AUC, Prec, Spec ...). None -> all six."""
-    from bench.errors import BenchError
-
-    if not text:
-        return METRICS
-    aliases = {"prec": "precision", "rec": "recall", "spec": "specificity", **{m: m for m in METRICS}}
-    chosen = []
-    for part in text.split(","):
-        name = aliases.get(part.strip().lower())
-        if name is None:
-            raise BenchError(f"unknown metric {part.strip()!r}; choose from {', '.join(METRICS)}")
-        chosen.append(name)
-    return tuple(dict.fromkeys(chosen))
 
 
 def split_names(text: str | None) -> tuple[str, ...]:

@@ -10,7 +10,8 @@ import math
 
 import pandas as pd
 
-from bench.report.names import dataset_label, metric_label
+from bench.metric_table import metric_label
+from bench.report.names import dataset_label
 from bench.report.table import ReportTable, seeds_note, split_note, threshold_note
 
 MISSING = "-"

@@ -10,10 +10,11 @@ from pathlib import Path
 import pandas as pd
 
 from bench.errors import BenchError
+from bench.metric_table import METRICS
 from bench.report import latex, render, significance
 from bench.report.bootstrap import add_ci
 from bench.report.collect import as_roots, runs_frame
-from bench.report.names import METRICS, dataset_label
+from bench.report.names import dataset_label
 from bench.report.table import ReportTable, build_table, uniform_seeds
 
 FORMATS = ("latex", "md", "csv", "html")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.errors import BenchError
-from bench.report.names import METRICS
+from bench.metric_table import METRICS
 
 COLUMNS = ("paper", "table", "dataset", "method", "paper_method", "setting", "metric", "value", "reported_as",
            "reported_value")

@@ -1,6 +1,7 @@
 """The static list of anomalib image models (models.toml) and the `anomalib:<name>` family built from it.
 
-Nothing here imports anomalib: `bench list` and name resolution stay fast.
+Nothing here imports anomalib: `bench list` and name resolution stay fast. The registry finds the family through the
+entry point `anomalib = bench.methods.anomalib_models.catalog:register_family` (group `bench.method_families`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
+from bench.registry import Entry, Registry
 
 CATALOG_FILE = Path(__file__).with_name("models.toml")
 FAMILY = "anomalib"
@@ -80,11 +82,24 @@ def model_info(key: str) -> ModelInfo:
     return info
 
 
-def family_entry(member: str) -> Any:
+def family_entry(member: str, origin: str = "built-in") -> Entry:
     """Registry entry for `anomalib:<member>` (the class is built on import, see family.py)."""
-    from bench.registry import Entry
-
     info = model_info(member)
-    return Entry(f"{FAMILY}:{info.key}", f"bench.methods.anomalib_models.family:{info.key}", summary=info.summary,
-                 origin=anomalib_origin(), uses_unlabeled=False, in_all=False)
+    name = f"{FAMILY}:{info.key}"
+    return Entry(name, f"bench.methods.anomalib_models.family:{info.key}", summary=info.summary,
+                 origin=f"{origin} ({anomalib_origin()})", uses_unlabeled=False, in_all=False, display_name=name)
 
+
+def family_members(origin: str = "built-in") -> list[Entry]:
+    """Every catalog model as a listing entry; unsupported ones say why and have no setting."""
+    origin = f"{origin} ({anomalib_origin()})"
+    return [Entry(f"{FAMILY}:{key}", f"bench.methods.anomalib_models.family:{key}",
+                  summary=f"UNSUPPORTED: {info.unsupported}" if info.unsupported else info.summary,
+                  origin=origin, uses_unlabeled=None if info.unsupported else False, in_all=False,
+                  display_name=f"{FAMILY}:{key}")
+            for key, info in models().items()]
+
+
+def register_family(methods: Registry, origin: str) -> None:
+    """Entry-point hook: `anomalib:<name>` for every catalog model, none of them part of `--methods all`."""
+    methods.register_family(FAMILY, lambda member: family_entry(member, origin), lambda: family_members(origin))

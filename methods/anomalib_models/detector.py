@@ -202,6 +202,8 @@ class PadimDetector(AnomalibDetector):
     """PaDiM through anomalib (`padim`)."""
 
     name = "padim"
+    display_name = "PaDiM"
+    summary = "PaDiM (anomalib): a Gaussian per patch position over pretrained CNN features"
     model_key = "padim"
     config_class = PadimConfig
     presets = {
@@ -216,6 +218,8 @@ class PatchcoreDetector(AnomalibDetector):
     """PatchCore through anomalib (`patchcore`)."""
 
     name = "patchcore"
+    display_name = "PatchCore"
+    summary = "PatchCore (anomalib): coreset memory bank of patch features, kNN distance"
     model_key = "patchcore"
     config_class = PatchcoreConfig
     presets = {
@@ -230,6 +234,8 @@ class GanomalyDetector(AnomalibDetector):
     """GANomaly through anomalib (`ganomaly`); scores are the raw latent distances (no running min/max)."""
 
     name = "ganomaly"
+    display_name = "GANomaly"
+    summary = "GANomaly (anomalib): encoder-decoder-encoder GAN, latent distance"
     model_key = "ganomaly"
     config_class = GanomalyConfig
     presets = {

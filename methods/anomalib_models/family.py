@@ -44,6 +44,8 @@ def detector_class(key: str) -> type[AnomalibDetector]:
         "__doc__": f"{info.summary} (anomalib {info.class_name}, through the generic adapter).",
         "__module__": __name__,
         "name": f"{catalog.FAMILY}:{info.key}",
+        "summary": info.summary,
+        "in_all": False,
         "model_key": info.key,
         "config_class": AnomalibConfig,
         "presets": presets_for(info),

@@ -20,6 +20,8 @@ class HealthyGANDetector(GANDetector):
     healthy-looking ones (G outputs an image and a mask, Eq. 1); higher |x - x_hat| = more anomalous."""
 
     name = "healthygan"
+    display_name = "HealthyGAN"
+    summary = "HealthyGAN (SASHIMI 2022): mixed -> healthy translation with a mask, score |x - x_hat|"
     uses_unlabeled = True
     recipe = RECIPE
     config_class = HealthyGANConfig

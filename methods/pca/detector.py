@@ -30,6 +30,8 @@ class PCADetector(Detector):
     """Fits PCA on known-normal images; the score is the mean squared error of the reconstruction."""
 
     name = "pca"
+    display_name = "PCA"
+    summary = "PCA reconstruction error (scikit-learn); the sanity baseline"
     uses_unlabeled = False
     config_class = PCAConfig
     presets = {

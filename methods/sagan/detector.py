@@ -23,6 +23,8 @@ class SAGANDetector(GANDetector):
     higher |x - x'| = more anomalous. The Bernoulli gate is off at test unless `gate_at_test=true`."""
 
     name = "sagan"
+    display_name = "SAGAN"
+    summary = "SAGAN (MICCAI 2024): position-coded patches, attention-gated restoration, pseudo-anomalies"
     uses_unlabeled = True
     recipe = RECIPE
     config_class = SAGANConfig
