@@ -5,8 +5,11 @@ Exit codes: 0 success, 1 a run or check failed, 2 bad usage or bad input.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -89,6 +92,8 @@ def run_command(
     executor: Annotated[str, typer.Option("--executor", help="local | ray")] = "local",
     threshold: Annotated[str | None, typer.Option("--threshold", help="Threshold policy (default: val-f1 "
                                                   "with a validation split, else normal-quantile:0.95).")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for runs another process is doing, instead of "
+                                       "skipping them.")] = False,
 ) -> None:
     """Train every selected method on a data set, score the test split, write run records."""
     from bench import registry, runner
@@ -104,17 +109,27 @@ def run_command(
     specs = runner.plan(names, dataset, parse_seeds(seeds), preset, parse_assignments(overrides or []), threshold)
     check_writable(runs)
     adapter = _adapter(dataset, root, specs[0].data_overrides)
-    with RichProgress(console) as progress:
-        prepared = adapter.prepare(progress)
-        if executor == "ray":
-            from bench.executors.ray_executor import run_on_ray
+    command = ["bench", *sys.argv[1:]]
+    try:
+        with RichProgress(console) as progress:
+            prepared = adapter.prepare(progress)
+            if executor == "ray":
+                from bench.executors.ray_executor import run_on_ray
 
-            outcomes = run_on_ray(specs, adapter, runs, device=device, force=force, progress=progress)
-        else:
-            from bench.executors.local import run_local
+                outcomes = run_on_ray(specs, adapter, runs, device=device, force=force, wait=wait, progress=progress,
+                                      command=command)
+            else:
+                from bench.executors.local import run_local
 
-            outcomes = run_local(specs, prepared, runs, device=device, force=force, progress=progress)
+                outcomes = run_local(specs, prepared, runs, device=device, force=force, wait=wait,
+                                     progress=progress, command=command)
+    except runner.RunInterrupted as exc:
+        err_console.print(exc.message, highlight=False, markup=False)
+        raise typer.Exit(130) from None
     _print_outcomes(runner.summarize(outcomes), dataset, prepared.split_id)
+    for outcome in outcomes:
+        if outcome.status == "busy":
+            err_console.print(f"skipped {outcome.folder}: {outcome.error}", highlight=False, markup=False)
     if any(o.status == "failed" for o in outcomes):
         raise typer.Exit(1)
 
@@ -127,7 +142,8 @@ def _print_outcomes(summary, dataset: str, split_id: str) -> None:
     for row in summary.itertuples(index=False):
         values = [getattr(row, m.key) for m in TABLE]
         cells = ["-" if v is None else f"{v:.3f}" for v in values]
-        status = {"failed": "[red]failed[/red]", "skipped": "done before"}.get(row.status, row.status)
+        status = {"failed": "[red]failed[/red]", "skipped": "done before", "busy": "running elsewhere"}.get(
+            row.status, row.status)
         table.add_row(row.method, str(row.seed), status, *cells)
     console.print(table)
 
@@ -155,20 +171,38 @@ def data_prepare(
 
 @data_app.command("verify")
 def data_verify(dataset: Annotated[str, typer.Argument(help="Data set name.")], root: RootOption = None,
-                overrides: SetOption = None) -> None:
-    """Check the layout and the split counts; exit 1 with every problem named."""
+                overrides: SetOption = None,
+                decode: Annotated[bool, typer.Option("--decode", help="Also decode every image once and name "
+                                                     "every one that cannot be read.")] = False) -> None:
+    """Check the layout and the split counts (`--decode`: every image too); exit 1 with every problem named."""
     from bench.config import parse_assignments
+    from bench.data.adapter import OutsideRootError
     from bench.data.manifest import split_counts, validate_manifest
     from bench.errors import DataError
+    from bench.progress import RichProgress
 
     assignments = {k.removeprefix("data."): v for k, v in parse_assignments(overrides or []).items()}
     adapter = _adapter(dataset, root, assignments)
     try:
         manifest = validate_manifest(adapter.manifest(), dataset=dataset)
+    except OutsideRootError:
+        raise
     except DataError as exc:
         err_console.print(f"[red]{dataset}: verification failed[/red]\n{escape(str(exc))}", highlight=False)
         raise typer.Exit(1) from None
     ok = _print_counts(adapter, split_counts(manifest), f"{dataset} at {adapter.root}: layout OK")
+    if decode:
+        with RichProgress(console) as progress:
+            n_read, failures = adapter.decode_problems(progress)
+        if failures:
+            listed = "\n  ".join(failures)
+            err_console.print(f"{len(failures)} of {n_read} images could not be decoded:\n  {listed}",
+                              highlight=False, markup=False)
+            ok = False
+        else:
+            console.print(f"all {n_read} images decode", highlight=False)
+    else:
+        console.print("files were not decoded; `bench data verify --decode` reads every image once", highlight=False)
     if not ok:
         raise typer.Exit(1)
 
@@ -193,6 +227,24 @@ def _print_counts(adapter, counts, title: str) -> bool:
 RunsTreesOption = Annotated[list[Path] | None, typer.Option(
     "--runs", help="Folder of run records; repeat to merge trees copied from other machines "
     "[default: results/runs].")]
+StrictOption = Annotated[bool, typer.Option("--strict", help="Exit 1 when any run folder had to be left out "
+                                            "(each is named on stderr either way).")]
+
+
+@contextlib.contextmanager
+def reported_warnings(strict: bool) -> Iterator[None]:
+    """Print each warning raised inside as one stderr line; with `strict`, exit 1 if any run was left out."""
+    from bench.report.collect import SkippedRunWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for warning in caught:
+        err_console.print(f"warning: {warning.message}", highlight=False, markup=False)
+    skipped = sum(issubclass(w.category, SkippedRunWarning) for w in caught)
+    if strict and skipped:
+        err_console.print(f"--strict: {skipped} run folder(s) left out (named above)", highlight=False)
+        raise typer.Exit(1)
 
 
 @app.command("report")
@@ -210,6 +262,7 @@ def report_command(
     layout: Annotated[str, typer.Option("--layout", help="rows: methods as rows | columns")] = "rows",
     methods: Annotated[str | None, typer.Option("--methods", help="Only these methods.")] = None,
     digits: Annotated[int, typer.Option("--digits", help="Decimals.")] = 3,
+    strict: StrictOption = False,
 ) -> None:
     """Results tables from run records (nothing is retrained): best bold, second underlined."""
     from bench.report.names import split_names
@@ -218,12 +271,9 @@ def report_command(
     options = ReportOptions(datasets=split_names(dataset), fmt=fmt, layout=layout,
                             metrics=parse_metrics(metrics), ci=ci, standalone=standalone,
                             compare=split_names(compare), methods=split_names(methods), digits=digits)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with reported_warnings(strict):
         text = report(runs or [Path("results/runs")], options)
-    for warning in caught:
-        err_console.print(f"warning: {warning.message}", highlight=False, markup=False)
-    sys.stdout.write(text)
+        sys.stdout.write(text)
 
 
 @app.command("plot")
@@ -233,33 +283,32 @@ def plot_command(
     to: Annotated[Path, typer.Option("--to", help="Output folder.")] = Path("results/figures"),
     examples: Annotated[int, typer.Option("--examples", help="Normal and abnormal images each in the "
                                           "example grid.")] = 3,
+    strict: StrictOption = False,
 ) -> None:
     """ROC and PR curves, score histograms and example anomaly maps (PNG + PDF) from run records."""
     from bench.report.figures import write_figures
     from bench.report.names import split_names
 
-    for name in split_names(dataset):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            paths = write_figures(runs or [Path("results/runs")], name, to, per_class=examples)
-        for warning in caught:
-            err_console.print(f"warning: {warning.message}", highlight=False, markup=False)
-        for path in paths:
-            console.print(str(path), highlight=False)
+    with reported_warnings(strict):
+        for name in split_names(dataset):
+            for path in write_figures(runs or [Path("results/runs")], name, to, per_class=examples):
+                console.print(str(path), highlight=False)
 
 
 @app.command("leaderboard")
 def leaderboard_command(
     runs: RunsTreesOption = None,
     to: Annotated[Path, typer.Option("--to", help="Output folder.")] = Path("results"),
-    reported: Annotated[Path | None, typer.Option("--reported", help="The papers' numbers "
-                                                  "[default: TO/reported.csv].")] = None,
+    reported: Annotated[Path | None, typer.Option("--reported", help="The papers' numbers [default: "
+                                                  "TO/reported.csv, else the copy bench ships].")] = None,
+    strict: StrictOption = False,
 ) -> None:
     """Write leaderboard.md/.csv/.tex: one row per (data set, method) beside the papers' numbers."""
     from bench.report.leaderboard_files import write_leaderboard
 
-    for path in write_leaderboard(runs or [Path("results/runs")], to, reported):
-        console.print(str(path), highlight=False)
+    with reported_warnings(strict):
+        for path in write_leaderboard(runs or [Path("results/runs")], to, reported):
+            console.print(str(path), highlight=False)
 
 
 @app.command("compare")
@@ -275,20 +324,31 @@ def compare_command(
         console.print(table)
 
 
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM (a scheduler's stop, `kill`) ends a run as Ctrl-C does: recorded as interrupted, resumable."""
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Console-script entry point: user errors print one line and exit 2."""
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         exit_code = app(standalone_mode=False)  # without standalone mode, click returns typer.Exit's code
     except BenchError as exc:
         err_console.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False)
         sys.exit(2)
+    except PermissionError as exc:
+        where = exc.filename or "a file"
+        err_console.print(f"[bold red]error:[/bold red] permission denied: {escape(str(where))}; make it writable, "
+                          "or point --runs / BENCH_CACHE elsewhere", highlight=False)
+        sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except typer.Abort:
-        err_console.print("aborted")
+    except typer.Abort:  # click turns Ctrl-C / SIGTERM outside a run into Abort
+        err_console.print("interrupted; nothing half-written was kept: run the same command again to continue")
         sys.exit(130)
     except KeyboardInterrupt:
-        err_console.print("interrupted; run the same command again to resume")
+        err_console.print("interrupted; nothing half-written was kept: run the same command again to continue")
         sys.exit(130)
     except Exception as exc:
         # Usage errors from the click that typer vendors (typer._click): recognised by their interface.

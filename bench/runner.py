@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
+import platform
+import shlex
 import shutil
 import time
 import traceback
@@ -22,29 +25,31 @@ from bench.config import config_to_dict, route_overrides
 from bench.data.adapter import PreparedData
 from bench.detector import Detector, ImageSet, TrainData
 from bench.device import resolve_device, seed_everything
+from bench.errors import BenchError
 from bench.metric_table import METRICS
 from bench.metrics import ThresholdPolicy, bootstrap_ci, evaluate
 from bench.progress import Progress
 from bench.provenance import device_info, git_commit, package_versions, peak_memory_mb
+from bench.record import DataInfo, RecordError, RunRecord, Segment
+from bench.run_lock import LOCK_FILE, RunLock, RunLocked
 from bench.store import (
-    SCHEMA_VERSION,
     SCORES_FILE,
     atomic_write,
-    atomic_write_json,
     atomic_write_parquet,
-    is_complete,
-    read_run,
+    config_hash,
+    read_record,
     run_dir,
     run_id,
+    write_record,
 )
 
-HELD_OUT_NORMAL_FRACTION = 0.1  # carved from train_normal for normal-quantile thresholds when there is no val split
 N_SAMPLE_MAPS = 8  # per class, saved for qualitative figures
 
 
 @dataclasses.dataclass(frozen=True)
 class RunSpec:
-    """One run: which method on which data set, with which seed, preset and overrides."""
+    """One run: which method on which data set, with which seed, preset and overrides. Its folder name also
+    needs the data's identity (split and decoded images), known once the data is prepared: `run_id(prepared)`."""
 
     method: str
     dataset: str
@@ -55,25 +60,36 @@ class RunSpec:
     threshold_policy: str | None = None
 
     @property
-    def run_id(self) -> str:
-        extra = dict(self.overrides)
-        if self.threshold_policy:
-            extra["threshold_policy"] = self.threshold_policy
-        return run_id(self.preset, self.seed, extra, self.data_overrides)
+    def config_id(self) -> str:
+        """`<preset>[-<hash of the overrides>]`: what the seeds of one configuration share, on any data."""
+        extra = config_hash(self.overrides, self.data_overrides, self.threshold_policy)
+        return f"{self.preset}-{extra}" if extra else self.preset
+
+    def run_id(self, prepared: PreparedData) -> str:
+        return run_id(self.config_id, self.seed, prepared.split_id, prepared.images_id)
 
 
 @dataclasses.dataclass
 class RunOutcome:
     spec: RunSpec
     folder: Path
-    status: str  # complete | skipped | failed
+    status: str  # complete | skipped | failed | busy (another process holds the run)
     metrics: dict[str, Any] | None = None
     error: str | None = None
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM during a run: the run is recorded as interrupted; `message` says what was saved and how
+    to resume."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 def plan(method_names: list[str], dataset: str, seeds: list[int], preset: str, assignments: Mapping[str, str],
          threshold_policy: str | None = None) -> list[RunSpec]:
-    """Validate names, presets and `--set` keys now (before anything trains) and return the runs to do."""
+    """Validate names, presets and `--set` keys and values now (before anything trains) and return the runs."""
     classes = {name: registry.get_method(name) for name in method_names}
     adapter = registry.get_dataset(dataset)
     per_method, data_overrides = route_overrides(assignments, {n: c.config_class for n, c in classes.items()},
@@ -87,53 +103,116 @@ def plan(method_names: list[str], dataset: str, seeds: list[int], preset: str, a
             for seed in seeds for name in method_names]
 
 
-def held_out_normals(prepared: PreparedData) -> np.ndarray:
-    """Indices (into train_normal) held out for normal-quantile thresholds, drawn by the split seed."""
-    n = int((prepared.manifest["split"] == "train_normal").sum())
-    n_held = max(1, int(round(n * HELD_OUT_NORMAL_FRACTION)))
-    rng = np.random.default_rng(int(prepared.options.get("split_seed", 0)) + 7919)
-    return np.sort(rng.permutation(n)[:n_held])
-
-
 def default_policy(has_val: bool) -> ThresholdPolicy:
     return ThresholdPolicy.parse("val-f1" if has_val else "normal-quantile:0.95")
 
 
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
 def execute(spec: RunSpec, prepared: PreparedData, runs_root: Path, *, device: str = "auto", force: bool = False,
-            progress: Progress | None = None) -> RunOutcome:
-    """Do one run into its folder. A complete run is skipped unless `force`; a failure is recorded, not raised."""
-    folder = run_dir(runs_root, spec.dataset, spec.method, spec.run_id)
-    if is_complete(folder) and not force:
-        return RunOutcome(spec, folder, "skipped", read_run(folder)["metrics"])  # type: ignore[index]
-    if force and folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    started = dt.datetime.now(dt.UTC)
-    record: dict[str, Any] = {
-        "schema": SCHEMA_VERSION, "status": "running", "run_id": spec.run_id, "method": spec.method,
-        "dataset": spec.dataset, "seed": spec.seed, "preset": spec.preset, "overrides": dict(spec.overrides),
-        "data_overrides": dict(spec.data_overrides), "started_at": started.isoformat(timespec="seconds"),
-        "versions": package_versions(), "git": git_commit(),
-    }
-    atomic_write_json(folder / "run.json", record)
+            wait: bool = False, progress: Progress | None = None, command: list[str] | None = None) -> RunOutcome:
+    """Do one run into its folder, holding the folder's lock. A complete run is skipped unless `force`; a run
+    another process holds is "busy" (or, `wait`, waited for); an interrupted one resumes; a failure is recorded,
+    not raised. Ctrl-C / SIGTERM (as KeyboardInterrupt) records the run as interrupted and raises RunInterrupted."""
+    folder = run_dir(runs_root, spec.dataset, spec.method, spec.run_id(prepared))
+    progress = progress or Progress()
     try:
-        record.update(_train_and_score(spec, prepared, folder, device, progress or Progress()))
-        record["status"] = "complete"
+        lock = RunLock(folder, wait=wait)
+        lock.__enter__()
+    except RunLocked as exc:
+        return RunOutcome(spec, folder, "busy", error=f"being run by {exc.holder} (--wait waits for it)")
+    except PermissionError:
+        raise BenchError(f"cannot write the run folder {folder}: permission denied; make it writable or choose "
+                         "another --runs folder") from None
+    try:
+        return _execute_locked(spec, prepared, folder, device, force, progress, command or [])
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def _previous_record(folder: Path) -> RunRecord | None:
+    try:
+        return read_record(folder)
+    except RecordError:
+        return None
+
+
+def _execute_locked(spec: RunSpec, prepared: PreparedData, folder: Path, device: str, force: bool,
+                    progress: Progress, command: list[str]) -> RunOutcome:
+    previous = _previous_record(folder)
+    if previous is not None and previous.status == "complete" and (folder / SCORES_FILE).is_file() and not force:
+        return RunOutcome(spec, folder, "skipped", previous.metrics)
+    if force:
+        for child in folder.iterdir():
+            if child.name != LOCK_FILE:
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+        previous = None
+    segments = list(previous.segments) if previous is not None else []
+    for old in segments:
+        if old.status == "running":  # the process that wrote it is gone (we hold the lock)
+            old.status = "interrupted"
+    if segments:
+        progress.log(f"resuming {folder.name} ({len(segments)} earlier attempt(s), last {segments[-1].status})")
+    segment = Segment(started_at=_now(), pid=os.getpid(), host=platform.node())
+    record = RunRecord(
+        run_id=folder.name, method=spec.method, dataset=spec.dataset, seed=spec.seed, preset=spec.preset,
+        config_id=spec.config_id, overrides=dict(spec.overrides), data_overrides=dict(spec.data_overrides),
+        threshold_policy=spec.threshold_policy, started_at=(segments[0].started_at if segments else segment.started_at),
+        segments=[*segments, segment], command=command, versions=package_versions(), git=git_commit(),
+        data=DataInfo(split_id=prepared.split_id, images_id=prepared.images_id, image_size=prepared.size,
+                      channels=prepared.channels, root=prepared.root, options=prepared.options),
+    )
+    write_record(folder, record)
+    clock = _FitClock()
+    try:
+        _train_and_score(spec, prepared, folder, device, progress, record, clock)
+        record.status = "complete"
     except KeyboardInterrupt:
-        record.update(status="interrupted", error="interrupted by the user; run the same command again to resume")
-        atomic_write_json(folder / "run.json", record)
-        raise
+        _close(record, segment, "interrupted", clock)
+        record.error = "interrupted (Ctrl-C or SIGTERM); run the same command again to resume"
+        write_record(folder, record)
+        raise RunInterrupted(_interrupted_message(spec, folder, command)) from None
     except Exception as exc:  # noqa: BLE001 - every failure is recorded with its traceback, never as NaN metrics
-        record.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
-    record["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    atomic_write_json(folder / "run.json", record)
-    return RunOutcome(spec, folder, record["status"], record.get("metrics"), record.get("error"))
+        record.status, record.error, record.traceback = "failed", f"{type(exc).__name__}: {exc}", traceback.format_exc()
+    _close(record, segment, record.status, clock)
+    write_record(folder, record)
+    return RunOutcome(spec, folder, record.status, record.metrics, record.error)
 
 
-def _train_and_score(spec: RunSpec, prepared: PreparedData, folder: Path, device: str,
-                     progress: Progress) -> dict[str, Any]:
+class _FitClock:
+    """Seconds spent in `fit` so far in this segment (also when it is cut short)."""
+
+    def __init__(self) -> None:
+        self.started: float | None = None
+        self.seconds: float | None = None
+
+    def elapsed(self) -> float | None:
+        if self.seconds is not None:
+            return self.seconds
+        return None if self.started is None else time.perf_counter() - self.started
+
+
+def _close(record: RunRecord, segment: Segment, status: str, clock: _FitClock) -> None:
+    segment.status, segment.finished_at, segment.fit_s = status, _now(), clock.elapsed()
+    record.status, record.finished_at = status, segment.finished_at
+    if record.fit_seconds is not None:
+        record.timings["fit_s"] = record.fit_seconds
+
+
+def _interrupted_message(spec: RunSpec, folder: Path, command: list[str]) -> str:
+    saved = ["run.json (status: interrupted)"]
+    if (folder / "checkpoints").is_dir():
+        saved.append("its training checkpoints (the run resumes from the last one)")
+    resume = shlex.join(command) if command else "the same bench run command"
+    return f"interrupted {spec.method} seed {spec.seed}: saved {' and '.join(saved)} in {folder}; resume with: {resume}"
+
+
+def _train_and_score(spec: RunSpec, prepared: PreparedData, folder: Path, device: str, progress: Progress,
+                     record: RunRecord, clock: _FitClock) -> None:
     cls: type[Detector] = registry.get_method(spec.method)
-    config = cls.preset(spec.preset, spec.overrides)
+    config = cls.preset(spec.preset, spec.overrides, dataset=spec.dataset)
     torch_device = resolve_device(device)
     seed_everything(spec.seed)
     detector = cls(config, seed=spec.seed, device=torch_device, workdir=folder, progress=progress)
@@ -144,7 +223,7 @@ def _train_and_score(spec: RunSpec, prepared: PreparedData, folder: Path, device
     normal = prepared.split("train_normal")
     held_out = None
     if policy.name == "normal-quantile":
-        held_index = held_out_normals(prepared)
+        held_index = prepared.held_out_normals()
         held_out = normal.subset(held_index)
         normal = normal.subset(np.setdiff1d(np.arange(len(normal)), held_index))
     unlabeled = prepared.split("train_unlabeled").without_labels() if cls.uses_unlabeled else None
@@ -152,9 +231,9 @@ def _train_and_score(spec: RunSpec, prepared: PreparedData, folder: Path, device
         unlabeled = None
     train = TrainData(normal, unlabeled)
 
-    start = time.perf_counter()
+    clock.started = time.perf_counter()
     detector.fit(train, val=val if has_val else None)
-    fit_seconds = time.perf_counter() - start
+    clock.seconds = time.perf_counter() - clock.started
 
     start = time.perf_counter()
     test = prepared.split("test")
@@ -170,21 +249,17 @@ def _train_and_score(spec: RunSpec, prepared: PreparedData, folder: Path, device
                            "held_out_normal": (held_out, held_scores)})
     detector.save(folder / "detector.pt")
     _save_sample_maps(detector, test, folder)
-    return {
-        "config": config_to_dict(config),
-        "method_info": {"uses_unlabeled": cls.uses_unlabeled, **detector.run_info()},
-        "selection": getattr(config, "selection", "last"),
-        "data": {"split_id": prepared.split_id, "image_size": prepared.size, "channels": prepared.channels,
-                 "options": prepared.options, "counts": {k: {str(lbl): n for lbl, n in v.items()}
-                                                         for k, v in prepared.counts().items()},
-                 "n_train_normal": len(normal), "n_train_unlabeled": 0 if unlabeled is None else len(unlabeled),
-                 "n_held_out_normal": 0 if held_out is None else len(held_out)},
-        "threshold_policy": str(policy), "test_oracle": policy.uses_test,
-        "metrics": metrics, "ci95": {k: list(v) for k, v in ci.items()},
-        "timings": {"fit_s": fit_seconds, "score_test_s": score_seconds,
-                    "test_images_per_s": len(test) / max(score_seconds, 1e-9)},
-        "memory": peak_memory_mb(torch_device), "device": device_info(torch_device),
-    }
+    record.config = config_to_dict(config)
+    record.method_info = {"uses_unlabeled": cls.uses_unlabeled, **detector.run_info()}
+    record.selection = getattr(config, "selection", "last")
+    record.data.counts = {k: {str(lbl): n for lbl, n in v.items()} for k, v in prepared.counts().items()}
+    record.data.n_train_normal = len(normal)
+    record.data.n_train_unlabeled = 0 if unlabeled is None else len(unlabeled)
+    record.data.n_held_out_normal = 0 if held_out is None else len(held_out)
+    record.threshold_policy, record.test_oracle = str(policy), policy.uses_test
+    record.metrics, record.ci95 = metrics, {k: list(v) for k, v in ci.items()}
+    record.timings = {"score_test_s": score_seconds, "test_images_per_s": len(test) / max(score_seconds, 1e-9)}
+    record.memory, record.device = peak_memory_mb(torch_device), device_info(torch_device)
 
 
 def _write_scores(folder: Path, parts: Mapping[str, tuple[ImageSet | None, np.ndarray | None]]) -> None:

@@ -6,20 +6,22 @@ last with "complete" (or "failed" with the traceback), so a half-written run is 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
+import shlex
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import torch
 
 from bench.errors import BenchError
+from bench.record import RecordError, RunRecord
+from bench.run_lock import describe_holder, is_held
 
-SCHEMA_VERSION = 1
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 RUN_FILE = "run.json"
@@ -50,6 +52,8 @@ def atomic_write_json(path: Path, data: Mapping[str, Any]) -> None:
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
+    import torch  # here, not at the top: reports read the store and must not pay for importing torch
+
     atomic_write(Path(path), lambda temp: torch.save(obj, temp))
 
 
@@ -57,13 +61,23 @@ def atomic_write_parquet(path: Path, frame: pd.DataFrame) -> None:
     atomic_write(Path(path), lambda temp: frame.to_parquet(temp, index=False))
 
 
-def run_id(preset: str, seed: int, overrides: Mapping[str, Any], data_overrides: Mapping[str, Any]) -> str:
-    """`<preset>-seed<seed>` plus, when anything is overridden, a short hash of the overrides."""
-    if not overrides and not data_overrides:
-        return f"{preset}-seed{seed}"
-    blob = json.dumps({"method": dict(sorted(overrides.items())), "data": dict(sorted(data_overrides.items()))},
-                      sort_keys=True, default=str)
-    return f"{preset}-seed{seed}-{hashlib.sha256(blob.encode()).hexdigest()[:8]}"
+def config_hash(overrides: Mapping[str, Any], data_overrides: Mapping[str, Any],
+                threshold_policy: str | None = None) -> str:
+    """8 hex digits of what was set on top of the preset (method and data overrides, a requested threshold
+    policy); empty when nothing was."""
+    extra = dict(sorted(overrides.items()))
+    if threshold_policy:
+        extra["threshold_policy"] = threshold_policy
+    if not extra and not data_overrides:
+        return ""
+    blob = json.dumps({"method": extra, "data": dict(sorted(data_overrides.items()))}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:8]
+
+
+def run_id(config_id: str, seed: int, split_id: str, images_id: str) -> str:
+    """`<preset>[-<config hash>]-seed<seed>-<split hash>-<images hash>`: two runs on different splits, or on the
+    same split with different image contents, never share a folder."""
+    return f"{config_id}-seed{seed}-{split_id[:8]}-{images_id[:6]}"
 
 
 def run_dir(runs_root: Path, dataset: str, method: str, rid: str) -> Path:
@@ -71,14 +85,21 @@ def run_dir(runs_root: Path, dataset: str, method: str, rid: str) -> Path:
     return Path(runs_root) / dataset / method.replace(":", "-") / rid
 
 
+def write_record(folder: Path, record: RunRecord) -> None:
+    """run.json, atomically."""
+    atomic_write_json(Path(folder) / RUN_FILE, record.to_dict())
+
+
+def read_record(folder: Path) -> RunRecord:
+    """The run record of `folder`; a RecordError names the file and what is wrong."""
+    return RunRecord.read(Path(folder) / RUN_FILE)
+
+
 def read_run(folder: Path) -> dict[str, Any] | None:
-    """The run.json of `folder`, or None when there is none (or it is unreadable)."""
-    path = Path(folder) / RUN_FILE
-    if not path.is_file():
-        return None
+    """The run.json of `folder` as a dict (migrated to the current schema), or None when it cannot be read."""
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError:
+        return read_record(folder).to_dict()
+    except RecordError:
         return None
 
 
@@ -87,22 +108,87 @@ def is_complete(folder: Path) -> bool:
     return bool(record) and record.get("status") == "complete" and (Path(folder) / SCORES_FILE).is_file()
 
 
-def iter_runs(runs_root: Path, datasets: list[str] | None = None, *, status: str | None = "complete"
-              ) -> Iterator[tuple[Path, dict[str, Any]]]:
-    """(folder, record) of every run under `runs_root` (optionally only some data sets and one status)."""
+def live_status(folder: Path, record: RunRecord) -> str:
+    """The record's status, with "running" checked against the folder's lock: a run whose process is gone
+    (killed, machine lost) is "interrupted"."""
+    if record.status == "running" and not is_held(folder):
+        return "interrupted"
+    return record.status
+
+
+@dataclasses.dataclass
+class Skipped:
+    """A run folder left out of a report, and why."""
+
+    folder: Path
+    reason: str
+
+    def __str__(self) -> str:
+        return f"skipped {self.folder}: {self.reason}"
+
+
+@dataclasses.dataclass
+class Scan:
+    """The complete runs under some run trees, and every run folder left out with its reason."""
+
+    runs: list[tuple[Path, RunRecord]]
+    skipped: list[Skipped]
+
+
+def scan_runs(runs_root: Path, datasets: list[str] | None = None) -> Scan:
+    """Every run folder under `runs_root` (optionally only some data sets): complete runs whose scores can be
+    read, and the others named with the reason (unreadable record, missing scores, failed, interrupted,
+    still running)."""
     runs_root = Path(runs_root)
-    if not runs_root.exists():
-        return
-    for path in sorted(runs_root.glob(f"*/*/*/{RUN_FILE}")):
-        folder = path.parent
+    if not runs_root.is_dir():
+        raise BenchError(f"no runs folder {runs_root}: pass --runs PATH (the folder `bench run --runs` wrote to)")
+    runs: list[tuple[Path, RunRecord]] = []
+    skipped: list[Skipped] = []
+    for folder in sorted({p.parent for p in runs_root.glob(f"*/*/*/{RUN_FILE}")}
+                         | {p for p in runs_root.glob("*/*/*") if p.is_dir()}):
         if datasets is not None and folder.parent.parent.name not in datasets:
             continue
-        record = read_run(folder)
-        if record is None or (status is not None and record.get("status") != status):
+        reason = None
+        try:
+            record = read_record(folder)
+        except RecordError as exc:
+            if not (folder / RUN_FILE).exists() and all(p.name.startswith(".") for p in folder.iterdir()):
+                continue  # nothing but a lock or temp files: a run that never started
+            skipped.append(Skipped(folder, str(exc).replace(str(folder / RUN_FILE) + ": ", "")))
             continue
-        if status == "complete" and not (folder / SCORES_FILE).is_file():
-            continue
-        yield folder, record
+        status = live_status(folder, record)
+        if status == "complete":
+            reason = _scores_problem(folder / SCORES_FILE)
+        elif status == "failed":
+            reason = f"failed ({record.error})"
+        elif status == "interrupted":
+            reason = "interrupted" + (f"; resume with: {shlex.join(record.command)}" if record.command else "")
+        else:
+            reason = f"still running ({describe_holder(folder)})"
+        if reason:
+            skipped.append(Skipped(folder, reason))
+        else:
+            runs.append((folder, record))
+    return Scan(runs, skipped)
+
+
+def _scores_problem(path: Path) -> str | None:
+    """Why a scores file cannot be used (None when its footer reads)."""
+    if not path.is_file():
+        return f"complete, but {SCORES_FILE} is missing"
+    try:
+        import pyarrow.parquet as pq
+
+        pq.read_metadata(path)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is named, whatever the reader says
+        return f"{SCORES_FILE} is unreadable ({type(exc).__name__})"
+    return None
+
+
+def iter_runs(runs_root: Path, datasets: list[str] | None = None) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """(folder, record as a dict) of every complete, readable run under `runs_root`."""
+    for folder, record in scan_runs(runs_root, datasets).runs:
+        yield folder, record.to_dict()
 
 
 def load_scores(folder: Path) -> pd.DataFrame:

@@ -56,7 +56,8 @@ def test_data_prepare_prints_counts_against_the_protocol(tmp_path):
     (["run", "--methods", "pca", "--dataset", "synthetic", "--set", "n_components"], "key=value"),
     (["run", "--methods", "pca", "--dataset", "synthetic", "--seeds", "a"], "--seeds expects integers"),
     (["run", "--methods", "pca", "--dataset", "synthetic", "--preset", "huge"], "no preset 'huge'"),
-    (["report", "--dataset", "synthetic", "--runs", "/nonexistent-runs"], "no complete runs"),
+    (["report", "--dataset", "synthetic", "--runs", "/nonexistent-runs"], "no runs folder /nonexistent-runs"),
+    (["leaderboard", "--runs", "/nonexistent-runs"], "no runs folder /nonexistent-runs"),
     (["run", "--methods", "pca"], "Missing"),
 ])
 def test_bad_input_exits_2_with_one_clear_line(args, message):

@@ -96,10 +96,11 @@ def test_cache_is_reused(tmp_path):
     Image.fromarray(np.full((8, 8), 7, np.uint8)).save(tmp_path / "a.png")
     table = manifest([("a", "a.png", 0, "test")])
     first = build_image_cache(table, tmp_path, tmp_path / "cache", size=4, channels=1)
-    (tmp_path / "a.png").unlink()  # a second build must not decode again
     second = build_image_cache(table, tmp_path, tmp_path / "cache", size=4, channels=1)
-    assert isinstance(second, np.memmap)
-    np.testing.assert_array_equal(first, second)
+    assert (first.decoded, second.decoded) == (1, 0), "an unchanged file is not decoded again"
+    assert isinstance(second.images, np.memmap)
+    np.testing.assert_array_equal(first.images, second.images)
+    assert first.images_id == second.images_id
 
 
 def test_unlabeled_training_images_cannot_carry_labels():

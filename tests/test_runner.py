@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from bench import registry, runner
+from bench.data.adapter import HELD_OUT_NORMAL_FRACTION
 from bench.detector import Detector
 from bench.store import is_complete, iter_runs, run_dir
 from bench.testing import TINY_DATA, synthetic_data
@@ -65,7 +66,7 @@ def test_without_validation_split_the_threshold_comes_from_held_out_normals(tmp_
     outcome = runner.execute(spec, prepared, tmp_path / "runs")
     record = json.loads((outcome.folder / "run.json").read_text())
     assert record["threshold_policy"] == "normal-quantile:0.95"
-    assert record["data"]["n_held_out_normal"] == round(TINY_DATA["n_normal"] * runner.HELD_OUT_NORMAL_FRACTION)
+    assert record["data"]["n_held_out_normal"] == round(TINY_DATA["n_normal"] * HELD_OUT_NORMAL_FRACTION)
     assert record["data"]["n_train_normal"] == TINY_DATA["n_normal"] - record["data"]["n_held_out_normal"]
 
 
@@ -104,7 +105,7 @@ def test_failed_run_is_recorded_with_its_traceback(prepared, tmp_path):
     record = json.loads((outcome.folder / "run.json").read_text())
     assert outcome.status == record["status"] == "failed"
     assert "the optimiser exploded" in record["error"] and "Traceback" in record["traceback"]
-    assert "metrics" not in record
+    assert record["metrics"] is None, "a failed run has no metrics (never NaN ones)"
     assert not is_complete(outcome.folder)
     assert list(iter_runs(tmp_path)) == []
 

@@ -19,6 +19,9 @@ from bench.detector import ImageSet
 from bench.errors import DataError
 from bench.progress import Progress
 
+HELD_OUT_NORMAL_FRACTION = 0.1  # of train_normal, for normal-quantile thresholds when there is no val split
+HELD_OUT_STREAM = 7919  # offset of the held-out draw's seed from the split seed (any fixed number; kept for old runs)
+
 
 @dataclasses.dataclass(frozen=True)
 class DataOptions:
@@ -27,6 +30,7 @@ class DataOptions:
     split_seed: int = 0  # the split is drawn once per split_seed; every training seed shares it
     size: int | None = None  # image size; None = the protocol's
     allow_short: bool = False  # draw fewer images than the protocol asks (with a warning) instead of failing
+    allow_outside_root: bool = False  # accept label-file entries that point outside the data folder
 
 
 @dataclasses.dataclass
@@ -40,6 +44,10 @@ class PreparedData:
     channels: int
     images: np.ndarray  # (N, C, H, W) uint8 memmap in manifest order
     options: dict[str, Any]
+    images_id: str = ""  # hash of the decoded images (see bench.data.cache.content_hash)
+    root: str | None = None
+    decoded: int = 0  # images decoded by this preparation (0: every one came from the cache)
+    redecoded: int = 0  # of those, images whose file changed since they were cached
 
     def split(self, name: str) -> ImageSet:
         """The images of one split, with their labels and ids (empty split -> empty set)."""
@@ -52,6 +60,15 @@ class PreparedData:
 
     def counts(self) -> dict[str, dict[int, int]]:
         return split_counts(self.manifest)
+
+    def held_out_normals(self, fraction: float = HELD_OUT_NORMAL_FRACTION) -> np.ndarray:
+        """Indices (into train_normal) held out for normal-quantile thresholds where there is no labelled
+        validation split: drawn by the split seed on a stream of their own, so they are the same for every
+        training seed and method."""
+        n = int((self.manifest["split"] == "train_normal").sum())
+        n_held = max(1, int(round(n * fraction)))
+        rng = np.random.default_rng(int(self.options.get("split_seed", 0)) + HELD_OUT_STREAM)
+        return np.sort(rng.permutation(n)[:n_held])
 
 
 class DatasetAdapter(ABC):
@@ -134,9 +151,13 @@ class DatasetAdapter(ABC):
         return {}
 
     def manifest(self) -> pd.DataFrame:
-        """The validated manifest (the folder is verified first)."""
+        """The validated manifest (the folder is verified first); entries that point outside the data folder are
+        an error unless `data.allow_outside_root` is set."""
         self.verify()
-        return validate_manifest(self.build_manifest(), dataset=self.name)
+        manifest = validate_manifest(self.build_manifest(), dataset=self.name)
+        if not self.options.allow_outside_root:
+            check_inside_root(manifest, self.require_root(), dataset=self.name)
+        return manifest
 
     def prepare(self, progress: Progress | None = None) -> PreparedData:
         """Verify, build the manifest, decode once into the cache, and return the prepared data."""
@@ -145,10 +166,44 @@ class DatasetAdapter(ABC):
         root = self.require_root()
         target = cache_dir(self.name, row_order_hash(manifest), self.size, self.channels, self.crop_top, root,
                            self.square)
-        images = build_image_cache(manifest, root, target, size=self.size, channels=self.channels,
+        cached = build_image_cache(manifest, root, target, size=self.size, channels=self.channels,
                                    crop_top=self.crop_top, square=self.square, progress=progress)
-        return PreparedData(self.name, manifest, split_id, self.size, self.channels, images,
-                            config_to_dict(self.options))
+        return PreparedData(self.name, manifest, split_id, self.size, self.channels, cached.images,
+                            config_to_dict(self.options), cached.images_id, str(root.resolve()), cached.decoded,
+                            cached.redecoded)
+
+    def decode_problems(self, progress: Progress | None = None) -> tuple[int, list[str]]:
+        """Decode every image of the manifest once (nothing is cached): (images read, one line per failure)."""
+        from bench.data.decode import load_image
+
+        manifest = self.manifest()
+        root = self.require_root()
+        failures = []
+        with (progress or Progress()).task(f"decode {len(manifest)} images", total=len(manifest)) as bar:
+            for relative in manifest["path"]:
+                path = Path(relative) if Path(relative).is_absolute() else root / relative
+                try:
+                    load_image(path, self.size, self.channels, crop_top=self.crop_top, square=self.square)
+                except DataError as exc:
+                    failures.append(str(exc))
+                bar.advance(1)
+        return len(manifest), failures
+
+
+class OutsideRootError(DataError):
+    """A label file names images outside the data folder."""
+
+
+def check_inside_root(manifest: pd.DataFrame, root: Path, *, dataset: str) -> None:
+    """A DataError naming every manifest path (absolute, or with `..`) that leads outside `root`."""
+    base = root.resolve()
+    outside = [path for path in manifest["path"]
+               if not (Path(path) if Path(path).is_absolute() else base / path).resolve().is_relative_to(base)]
+    if outside:
+        listed = "\n  ".join(outside[:20]) + (f"\n  ... and {len(outside) - 20} more" if len(outside) > 20 else "")
+        raise OutsideRootError(f"{dataset}: {len(outside)} label-file entr(y/ies) point outside the data folder "
+                               f"{root}:\n  {listed}\nFix the label file, or pass "
+                               "--set data.allow_outside_root=true if those files are meant to be read.")
 
 
 def count_table(actual: Mapping[str, Mapping[int, int]], expected: Mapping[str, Mapping[int, int]]) -> list[tuple]:

@@ -1,8 +1,12 @@
 """Decode a manifest once into a uint8 `.npy` file (N, C, H, W) keyed by manifest hash, size and channels;
-later runs open it as a memmap. Written atomically, so an interrupted preparation never looks complete."""
+later runs open it as a memmap. Written atomically, so an interrupted preparation never looks complete, and
+checked against the files (size and modification time of each) every time it is used, so a changed file is
+decoded again instead of served stale."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -14,8 +18,10 @@ import pandas as pd
 
 from bench.errors import DataError
 from bench.progress import Progress
+from bench.store import atomic_write, atomic_write_text
 
 MAX_LISTED_FAILURES = 20
+IMAGES, COMPLETE, STATS = "images.npy", "complete.json", "file_stats.npy"
 
 
 def cache_root() -> Path:
@@ -34,6 +40,16 @@ def cache_dir(dataset: str, manifest_key: str, size: int, channels: int, crop_to
     return cache_root() / dataset / f"{manifest_key}-{where}-{size}px-{channels}ch{crop}"
 
 
+@dataclasses.dataclass(frozen=True)
+class CachedImages:
+    """The decoded images of a manifest, what identifies their content, and how many were decoded just now."""
+
+    images: np.ndarray  # (N, C, H, W) uint8 memmap in manifest order
+    images_id: str  # 12 hex digits of the decoded bytes: changes whenever any image does
+    decoded: int  # images decoded by this call (0: all from the cache)
+    redecoded: int  # of those, images that were cached before but whose file changed since
+
+
 def build_image_cache(
     manifest: pd.DataFrame,
     root: Path,
@@ -45,35 +61,122 @@ def build_image_cache(
     square: str = "crop",
     progress: Progress | None = None,
     workers: int | None = None,
-) -> np.ndarray:
-    """Decode every manifest row into `target/images.npy` (unless already complete) and return it as a memmap.
+) -> CachedImages:
+    """Decode every manifest row into `target/images.npy` and return it as a memmap.
 
-    Every unreadable file is collected and reported together, by name; nothing is dropped silently.
+    Each cached image remembers its file's size and modification time: on every call the files are checked
+    (one `stat` each) and the ones that changed since they were decoded are decoded again. Every unreadable
+    file is collected and reported together, by name; nothing is dropped silently.
     """
-    images_path = target / "images.npy"
-    done_path = target / "complete.json"
-    if done_path.exists() and images_path.exists():
-        images = np.load(images_path, mmap_mode="r")
-        if images.shape == (len(manifest), channels, size, size):
-            return images
-    target.mkdir(parents=True, exist_ok=True)
-    partial = target / f"images.{os.getpid()}.npy.partial"
-    out = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=(len(manifest), channels, size, size))
     paths = [Path(p) if Path(p).is_absolute() else root / p for p in manifest["path"]]
-    failures = _decode_into(out, paths, size, channels, crop_top, square, progress or Progress(), workers)
-    if failures:
+    progress = progress or Progress()
+    try:
+        stats = file_stats(paths)
+        cached = _open_complete(target, len(manifest), channels, size)
+        if cached is not None:
+            images, info, old_stats = cached
+            changed = np.flatnonzero((old_stats != stats).any(axis=1))
+            if len(changed) == 0:
+                return CachedImages(images, info["images_id"], 0, 0)
+            return _redecode(target, images, paths, stats, changed, size, channels, crop_top, square, progress,
+                             workers)
+        return _decode_all(manifest, target, paths, stats, size, channels, crop_top, square, progress, workers)
+    except PermissionError as exc:
+        raise DataError(f"cannot write the image cache at {exc.filename or target}: permission denied; set "
+                        "BENCH_CACHE to a folder you can write (default ~/.cache/bench)") from None
+
+
+def file_stats(paths: list[Path]) -> np.ndarray:
+    """(N, 2) int64: size and modification time (ns) of each file; -1 for a file that cannot be read (its
+    decode then fails and names it)."""
+    out = np.full((len(paths), 2), -1, dtype=np.int64)
+    for index, path in enumerate(paths):
+        with contextlib.suppress(OSError):
+            info = os.stat(path)
+            out[index] = (info.st_size, info.st_mtime_ns)
+    return out
+
+
+def _open_complete(target: Path, n: int, channels: int, size: int) -> tuple[np.ndarray, dict, np.ndarray] | None:
+    """(images, complete.json, file stats) of a finished cache of the expected shape; None otherwise."""
+    try:
+        info = json.loads((target / COMPLETE).read_text())
+        stats = np.load(target / STATS)
+        images = np.load(target / IMAGES, mmap_mode="r")
+    except (OSError, ValueError):
+        return None
+    if images.shape != (n, channels, size, size) or stats.shape != (n, 2) or "images_id" not in info:
+        return None
+    return images, info, stats
+
+
+def _decode_all(manifest: pd.DataFrame, target: Path, paths: list[Path], stats: np.ndarray, size: int,
+                channels: int, crop_top: float, square: str, progress: Progress, workers: int | None
+                ) -> CachedImages:
+    target.mkdir(parents=True, exist_ok=True)
+    (target / COMPLETE).unlink(missing_ok=True)
+    partial = target / f"images.{os.getpid()}.npy.partial"
+    out = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=(len(paths), channels, size, size))
+    try:
+        _raise_failures(_decode_into(out, paths, size, channels, crop_top, square, progress,
+                                     workers), len(paths))
+        out.flush()
+    except BaseException:
         del out
         partial.unlink(missing_ok=True)
+        raise
+    del out
+    os.replace(partial, target / IMAGES)
+    manifest.to_csv(target / "manifest.csv", index=False)
+    images = np.load(target / IMAGES, mmap_mode="r")
+    return _finish(target, images, stats, decoded=len(paths), redecoded=0)
+
+
+def _redecode(target: Path, images: np.ndarray, paths: list[Path], stats: np.ndarray, changed: np.ndarray,
+              size: int, channels: int, crop_top: float, square: str, progress: Progress, workers: int | None
+              ) -> CachedImages:
+    """Decode the changed rows into memory first, then write them into the cache: a failure leaves it as it was,
+    and the recorded stats of those rows stay old, so the next call checks them again."""
+    fresh = np.empty((len(changed), channels, size, size), dtype=np.uint8)
+    failures = _decode_into(fresh, [paths[i] for i in changed], size, channels, crop_top, square, progress, workers)
+    _raise_failures(failures, len(changed))
+    writable = np.load(target / IMAGES, mmap_mode="r+")
+    writable[changed] = fresh
+    writable.flush()
+    del writable
+    progress.log(f"re-decoded {len(changed)} of {len(paths)} images whose files changed since they were cached")
+    images = np.load(target / IMAGES, mmap_mode="r")
+    return _finish(target, images, stats, decoded=len(changed), redecoded=len(changed))
+
+
+def _finish(target: Path, images: np.ndarray, stats: np.ndarray, *, decoded: int, redecoded: int) -> CachedImages:
+    """Record the file stats and the content hash (stats first: complete.json marks the cache usable)."""
+    images_id = content_hash(images)
+    def write_stats(temp: Path) -> None:
+        with open(temp, "wb") as handle:  # np.save on a path would append .npy to the temp name
+            np.save(handle, stats)
+
+    atomic_write(target / STATS, write_stats)
+    atomic_write_text(target / COMPLETE, json.dumps({"n": len(images), "shape": list(images.shape),
+                                                     "images_id": images_id}))
+    return CachedImages(images, images_id, decoded, redecoded)
+
+
+def content_hash(images: np.ndarray, chunk: int = 256) -> str:
+    """12 hex digits of the images' bytes (blake2b; about 1 GB/s)."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(str(images.shape).encode())
+    for start in range(0, len(images), chunk):
+        digest.update(np.ascontiguousarray(images[start : start + chunk]).data)
+    return digest.hexdigest()[:12]
+
+
+def _raise_failures(failures: list[str], total: int) -> None:
+    if failures:
         listed = "\n  ".join(sorted(failures)[:MAX_LISTED_FAILURES])
         more = f"\n  ... and {len(failures) - MAX_LISTED_FAILURES} more" if len(failures) > MAX_LISTED_FAILURES else ""
-        raise DataError(f"{len(failures)} of {len(paths)} images could not be read:\n  {listed}{more}\n"
+        raise DataError(f"{len(failures)} of {total} images could not be read:\n  {listed}{more}\n"
                         "Re-download the files named above (or remove them from the data set's label file).")
-    out.flush()
-    del out
-    os.replace(partial, images_path)
-    manifest.to_csv(target / "manifest.csv", index=False)
-    done_path.write_text(json.dumps({"n": len(manifest), "size": size, "channels": channels}))
-    return np.load(images_path, mmap_mode="r")
 
 
 def _decode_into(out: np.ndarray, paths: list[Path], size: int, channels: int, crop_top: float, square: str,

@@ -17,7 +17,7 @@ from bench.runner import RunOutcome, RunSpec
 
 
 def _run_one(spec: RunSpec, dataset_root: str | None, data_options: dict[str, Any], runs: str, device: str,
-             force: bool) -> RunOutcome:
+             force: bool, wait: bool, command: list[str]) -> RunOutcome:
     """The body of one Ray task: prepare the data (from the shared cache) and execute the run."""
     from bench import registry
     from bench.config import config_from_dict
@@ -25,11 +25,12 @@ def _run_one(spec: RunSpec, dataset_root: str | None, data_options: dict[str, An
 
     adapter_cls = registry.get_dataset(spec.dataset)
     adapter = adapter_cls(dataset_root, config_from_dict(adapter_cls.options_class, data_options))
-    return execute(spec, adapter.prepare(), Path(runs), device=device, force=force)
+    return execute(spec, adapter.prepare(), Path(runs), device=device, force=force, wait=wait, command=command)
 
 
 def run_on_ray(specs: list[RunSpec], adapter: Any, runs: Path, *, device: str = "auto", force: bool = False,
-               progress: Progress | None = None) -> list[RunOutcome]:
+               wait: bool = False, progress: Progress | None = None, command: list[str] | None = None
+               ) -> list[RunOutcome]:
     """Submit every run as a Ray task and wait for all of them; outcomes come back in plan order."""
     try:
         import ray
@@ -44,7 +45,8 @@ def run_on_ray(specs: list[RunSpec], adapter: Any, runs: Path, *, device: str = 
     remote = ray.remote(num_cpus=1, num_gpus=1 if gpus else 0, max_retries=0)(_run_one)
     root = None if adapter.root is None else str(Path(adapter.root).resolve())
     options = config_to_dict(adapter.options)
-    futures = [remote.remote(spec, root, options, str(Path(runs).resolve()), device, force) for spec in specs]
+    futures = [remote.remote(spec, root, options, str(Path(runs).resolve()), device, force, wait, command or [])
+               for spec in specs]
     progress = progress or Progress()
     outcomes: dict[int, RunOutcome] = {}
     pending = {future: index for index, future in enumerate(futures)}

@@ -15,7 +15,7 @@ import pandas as pd
 
 from bench.metrics import bootstrap_ap, bootstrap_auc, stratified_indices, threshold_metrics
 from bench.report.table import ReportTable
-from bench.store import load_scores, read_run
+from bench.store import load_scores, read_record
 
 N_RESAMPLES = 1000
 
@@ -27,7 +27,7 @@ def _test_scores(folders: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[f
     for folder in folders:
         scores = load_scores(Path(folder))
         frames.append(scores[scores["split"] == "test"].set_index("id").sort_index())
-        thresholds.append(((read_run(Path(folder)) or {}).get("metrics") or {}).get("threshold"))
+        thresholds.append((read_record(Path(folder)).metrics or {}).get("threshold"))
     first = frames[0]
     if any(not f.index.equals(first.index) for f in frames[1:]):
         return None

@@ -8,6 +8,7 @@ depends on the order of the trees.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -15,10 +16,11 @@ import numpy as np
 import pandas as pd
 
 from bench.metric_table import METRICS
-from bench.store import iter_runs
+from bench.record import RunRecord
+from bench.store import scan_runs
 
-CONFIG_KEYS = ("dataset", "method", "preset", "run_config", "split_id", "image_size", "threshold_policy")
-RUN_COLUMNS = ("dataset", "method", "seed", "run_id", "preset", "run_config", "split_id", "image_size",
+CONFIG_KEYS = ("dataset", "method", "preset", "run_config", "split_id", "images_id", "image_size", "threshold_policy")
+RUN_COLUMNS = ("dataset", "method", "seed", "run_id", "preset", "run_config", "split_id", "images_id", "image_size",
                "threshold_policy", "test_oracle", "selection", "overrides", "data_overrides", "config",
                "finished_at", "commit", "folder")
 
@@ -34,30 +36,35 @@ def _canonical(value: object) -> str:
     return json.dumps(value or {}, sort_keys=True, default=str)
 
 
-def _row(folder: Path, record: dict) -> dict:
-    data = record.get("data") or {}
-    rid = record.get("run_id", folder.name)
-    seed = record.get("seed")
+def _row(folder: Path, record: RunRecord) -> dict:
     row = {
-        "dataset": record.get("dataset"), "method": record.get("method"), "seed": seed, "run_id": rid,
-        "preset": record.get("preset"), "run_config": rid.replace(f"-seed{seed}", "", 1),
-        "split_id": data.get("split_id"), "image_size": data.get("image_size"),
-        "threshold_policy": record.get("threshold_policy"), "test_oracle": bool(record.get("test_oracle", False)),
-        "selection": record.get("selection"), "overrides": _canonical(record.get("overrides")),
-        "data_overrides": _canonical(record.get("data_overrides")), "config": _canonical(record.get("config")),
-        "finished_at": record.get("finished_at"), "commit": (record.get("git") or {}).get("commit"),
-        "folder": str(folder),
+        "dataset": record.dataset, "method": record.method, "seed": record.seed, "run_id": record.run_id,
+        "preset": record.preset, "run_config": record.config_id,
+        "split_id": record.data.split_id, "images_id": record.data.images_id, "image_size": record.data.image_size,
+        "threshold_policy": record.threshold_policy, "test_oracle": bool(record.test_oracle),
+        "selection": record.selection, "overrides": _canonical(record.overrides),
+        "data_overrides": _canonical(record.data_overrides), "config": _canonical(record.config),
+        "finished_at": record.finished_at, "commit": record.git.get("commit"), "folder": str(folder),
     }
-    metrics = record.get("metrics") or {}
+    metrics = record.metrics or {}
     row.update({m: metrics.get(m) for m in METRICS})
     row["_content"] = _canonical(metrics)
     return row
 
 
+class SkippedRunWarning(UserWarning):
+    """A run folder that a report leaves out (unreadable, incomplete, failed, interrupted), with the reason."""
+
+
 def runs_frame(runs: Path | str | Iterable[Path | str], datasets: list[str] | None = None) -> pd.DataFrame:
     """One row per complete run under one or several run trees: identity, configuration, metrics
-    (NaN where a run record lacks a metric)."""
-    rows = [_row(folder, record) for root in as_roots(runs) for folder, record in iter_runs(root, datasets)]
+    (NaN where a run record lacks a metric). Every run folder left out is named in a SkippedRunWarning."""
+    rows = []
+    for root in as_roots(runs):
+        scan = scan_runs(root, datasets)
+        for skipped in scan.skipped:
+            warnings.warn(SkippedRunWarning(str(skipped)), stacklevel=2)
+        rows += [_row(folder, record) for folder, record in scan.runs]
     frame = pd.DataFrame(rows, columns=[*RUN_COLUMNS, *METRICS, "_content"])
     for metric in METRICS:
         frame[metric] = pd.to_numeric(frame[metric], errors="coerce").astype(float)
@@ -122,4 +129,17 @@ def distinguishing_labels(summary: pd.DataFrame) -> pd.Series:
     short, full = labels(False), labels(True)
     keys = [(row.dataset, label) for row, label in zip(rows, short, strict=True)]
     chosen = [f if keys.count(k) > 1 else s for s, f, k in zip(short, full, keys, strict=True)]
+    # The same configuration on two versions of one data set (another split, or changed images): never one row.
+    keys = [(row.dataset, label) for row, label in zip(rows, chosen, strict=True)]
+    chosen = [f"{label} [{_data_identity(row, rows)}]" if keys.count(key) > 1 else label
+              for row, label, key in zip(rows, chosen, keys, strict=True)]
     return pd.Series(chosen, index=summary.index, dtype=object)
+
+
+def _data_identity(row: object, rows: list) -> str:
+    """`split 3f2a1c9e`, or `images 9e8d7c` where the split is shared by another row of the same label."""
+    twins = [r for r in rows if (r.dataset, r.method, r.run_config, r.threshold_policy, r.split_id)
+             == (row.dataset, row.method, row.run_config, row.threshold_policy, row.split_id)]
+    if len(twins) > 1:
+        return f"split {str(row.split_id)[:8]}, images {str(row.images_id)[:6]}"
+    return f"split {str(row.split_id)[:8]}"

@@ -14,21 +14,23 @@ import pandas as pd
 from bench.errors import BenchError
 from bench.metric_table import METRICS
 from bench.metrics import delong_test
-from bench.store import RUN_FILE, SCORES_FILE, load_scores, read_run
+from bench.store import RUN_FILE, SCORES_FILE, load_scores, read_record
 
 IDENTITY = ("method", "dataset", "seed", "preset", "run_id", "status", "threshold_policy", "test_oracle",
-            "selection", "data.split_id", "data.image_size")
+            "selection", "data.split_id", "data.images_id", "data.image_size")
 SECTIONS = {"configuration": ("overrides", "data_overrides", "config", "data.options", "data.counts",
                               "data.n_"),
-            "cost": ("timings", "memory"), "provenance": ("versions", "git", "device", "started_at", "finished_at")}
+            "cost": ("timings", "memory"),
+            "provenance": ("versions", "git", "device", "started_at", "finished_at", "segments", "data.root")}
 
 
 def resolve_run(path: Path | str) -> Path:
     """A run folder from a folder or its run.json; a BenchError when there is no run record."""
     path = Path(path)
     folder = path.parent if path.name == RUN_FILE else path
-    if read_run(folder) is None:
-        raise BenchError(f"{path} is not a run folder (no readable {RUN_FILE})")
+    if not (folder / RUN_FILE).is_file():
+        raise BenchError(f"{path} is not a run folder (no {RUN_FILE})")
+    read_record(folder)  # an unreadable or future-schema record: one line saying so
     return folder
 
 
@@ -93,7 +95,7 @@ def compare_runs(run_a: Path | str, run_b: Path | str, *, show_all: bool = False
     """Sections by name: identity, configuration, metrics, (delong,) cost, provenance. Configuration and
     provenance list only what changed unless `show_all`."""
     folder_a, folder_b = resolve_run(run_a), resolve_run(run_b)
-    a, b = flatten(read_run(folder_a)), flatten(read_run(folder_b))
+    a, b = flatten(read_record(folder_a).to_dict()), flatten(read_record(folder_b).to_dict())
     sections = {"identity": _section(a, b, IDENTITY, changed_only=False),
                 "configuration": _section(a, b, SECTIONS["configuration"], changed_only=not show_all),
                 "metrics": _metrics(a, b)}

@@ -13,7 +13,7 @@ from bench.report import latex
 from bench.report.leaderboard import RULE, leaderboard_frame
 from bench.report.names import dataset_label
 from bench.report.render import MISSING, format_value, markdown_table
-from bench.report.reported import load_reported, main_table
+from bench.report.reported import SHIPPED_PATH, load_reported, main_table
 from bench.store import atomic_write_text
 
 FILES = ("leaderboard.md", "leaderboard.csv", "leaderboard.tex")
@@ -83,8 +83,10 @@ def render_csv(board: pd.DataFrame) -> str:
 
 
 def write_leaderboard(runs: Path | Sequence[Path], to: Path, reported_path: Path | None = None) -> list[Path]:
-    """Write the three leaderboard files under `to` (reported numbers from `to`/reported.csv by default)."""
-    reported = load_reported(reported_path or Path(to) / "reported.csv")
+    """Write the three leaderboard files under `to`. The papers' numbers come from `reported_path`, else from
+    `to`/reported.csv where there is one, else from the copy bench ships."""
+    beside = Path(to) / "reported.csv"
+    reported = load_reported(reported_path or (beside if beside.is_file() else SHIPPED_PATH))
     board = leaderboard_frame(runs, main_table(reported))
     texts = {"leaderboard.md": render_markdown(board), "leaderboard.csv": render_csv(board),
              "leaderboard.tex": render_latex(board)}

@@ -17,14 +17,15 @@ from bench.metric_table import METRICS
 
 COLUMNS = ("paper", "table", "dataset", "method", "paper_method", "setting", "metric", "value", "reported_as",
            "reported_value")
-DEFAULT_PATH = Path("results/reported.csv")
+SHIPPED_PATH = Path(__file__).with_name("reported.csv")  # results/reported.csv in a checkout links here
 
 
-def load_reported(path: Path = DEFAULT_PATH) -> pd.DataFrame:
-    """The reported numbers; a missing file gives an empty table, a malformed one a BenchError."""
+def load_reported(path: Path = SHIPPED_PATH) -> pd.DataFrame:
+    """The reported numbers in `path` (default: the copy bench ships); a missing or malformed file is a
+    BenchError."""
     path = Path(path)
     if not path.is_file():
-        return pd.DataFrame(columns=list(COLUMNS))
+        raise BenchError(f"no file {path} with the papers' numbers (bench ships one: {SHIPPED_PATH})")
     frame = pd.read_csv(path, dtype={"setting": str, "reported_value": str}, keep_default_na=False,
                         na_values={"value": [""]})
     missing = [c for c in COLUMNS if c not in frame.columns]

@@ -30,7 +30,8 @@ def test_plot_and_leaderboard_write_their_files(tree, tmp_path):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "figures" / "synthetic_hard_roc.pdf").stat().st_size > 0
     shutil.copy(RESULTS / "reported.csv", tmp_path)
-    result = runner.invoke(app, ["leaderboard", "--runs", str(root), "--runs", str(tmp_path / "none"),
+    (tmp_path / "empty").mkdir()  # a second tree with no runs yet merges as nothing
+    result = runner.invoke(app, ["leaderboard", "--runs", str(root), "--runs", str(tmp_path / "empty"),
                                  "--to", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "synthetic\\_hard" in (tmp_path / "leaderboard.md").read_text()

@@ -71,6 +71,7 @@ def test_paper_configuration_wins_over_more_seeds(tree, tmp_path):
 
 
 def test_with_no_runs_only_the_papers_rows_marked_not_reproduced(tmp_path):
+    (tmp_path / "no-runs").mkdir()
     files = board([tmp_path / "no-runs"], tmp_path / "out")
     rows = csv_rows(files)
     expected = main_table(load_reported(RESULTS / "reported.csv"))
