@@ -7,7 +7,7 @@ import types
 import typing
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from bench.errors import BenchError
 
@@ -15,6 +15,63 @@ ConfigT = TypeVar("ConfigT")
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """The valid values of a numeric field, declared once on the config dataclass:
+    `iterations: Annotated[int, Range(1)]`, or with an alias below (`iterations: PositiveInt`)."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False  # low < value (else low <= value)
+
+    def contains(self, value: float) -> bool:
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return self.high is None or value <= self.high
+
+    def __str__(self) -> str:
+        low = "" if self.low is None else f"{'>' if self.low_open else '>='} {self.low:g}"
+        high = "" if self.high is None else f"<= {self.high:g}"
+        return " and ".join(part for part in (low, high) if part)
+
+
+PositiveInt = Annotated[int, Range(1)]
+NonNegativeInt = Annotated[int, Range(0)]
+PositiveFloat = Annotated[float, Range(0, low_open=True)]
+NonNegativeFloat = Annotated[float, Range(0)]
+Fraction = Annotated[float, Range(0, 1)]
+ImageSize = Annotated[int, Range(8, 4096)]
+
+
+def field_ranges(config_cls: type) -> dict[str, Range]:
+    """Field name -> its declared Range (fields without one are left out)."""
+    hints = typing.get_type_hints(config_cls, include_extras=True)
+    ranges = {}
+    for field in dataclasses.fields(config_cls):
+        found = _range_of(hints[field.name])
+        if found is not None:
+            ranges[field.name] = found
+    return ranges
+
+
+def _range_of(hint: Any) -> Range | None:
+    if typing.get_origin(hint) is Annotated:
+        return next((m for m in hint.__metadata__ if isinstance(m, Range)), None)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return next((r for r in map(_range_of, typing.get_args(hint)) if r is not None), None)
+    return None
+
+
+def check_ranges(config: Any, *, owner: str = "preset", keys: Iterable[str] | None = None) -> None:
+    """A BenchError naming every field of `config` (or only `keys`) outside its declared range."""
+    wanted = None if keys is None else set(keys)
+    bad = [f"{name}={getattr(config, name)!r} (valid: {valid})" for name, valid in field_ranges(type(config)).items()
+           if (wanted is None or name in wanted) and getattr(config, name) is not None
+           and not valid.contains(getattr(config, name))]
+    if bad:
+        raise BenchError(f"{owner}: value(s) out of range: {'; '.join(bad)}")
 
 
 def field_types(config_cls: type) -> dict[str, Any]:
@@ -83,7 +140,9 @@ def apply_overrides(config: ConfigT, overrides: Mapping[str, Any], *, owner: str
             f"unknown key(s) {', '.join(sorted(unknown))} for {owner}; valid keys: {', '.join(types_by_name)}"
         )
     values = {k: parse_value(v, types_by_name[k], key=k) for k, v in overrides.items()}
-    return dataclasses.replace(config, **values)
+    updated = dataclasses.replace(config, **values)
+    check_ranges(updated, owner=owner, keys=values)
+    return updated
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

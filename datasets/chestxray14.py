@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.config import Fraction, NonNegativeInt, PositiveInt
 from bench.data.adapter import DataOptions, DatasetAdapter
 from bench.data.manifest import draw_splits, shuffle_within_splits
 from bench.errors import BenchError
@@ -38,11 +39,11 @@ MAX_LISTED = 20  # missing images named one by one before the rest are counted
 class ChestXray14Options(DataOptions):
     """HealthyGAN's ChestX-ray14 protocol (`--set data.<key>=...`); val and test counts are per class."""
 
-    n_normal: int = 10_000  # known-normal training images
-    unlabeled_size: int = 8_195  # 5,000 normal + 3,195 diseased
-    anomaly_ratio: float = 3_195 / 8_195  # fraction of diseased images in the unlabeled set
-    n_val: int = 4_000  # per class
-    n_test: int = 10_000  # per class
+    n_normal: PositiveInt = 10_000  # known-normal training images
+    unlabeled_size: NonNegativeInt = 8_195  # 5,000 normal + 3,195 diseased
+    anomaly_ratio: Fraction = 3_195 / 8_195  # fraction of diseased images in the unlabeled set
+    n_val: NonNegativeInt = 4_000  # per class
+    n_test: PositiveInt = 10_000  # per class
     views: tuple[str, ...] = ("PA",)  # View Position values kept
 
 

@@ -32,6 +32,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from bench.config import Fraction, NonNegativeInt, PositiveInt
 from bench.data.adapter import DataOptions, DatasetAdapter
 from bench.data.manifest import draw_splits, shuffle_within_splits
 from bench.errors import BenchError
@@ -45,11 +46,11 @@ MAX_LISTED = 20  # missing images / malformed lines named one by one before the 
 class COVIDxOptions(DataOptions):
     """HealthyGAN's COVIDx protocol (`--set data.<key>=...`); val and test counts are per class."""
 
-    n_normal: int = 10_031  # known-normal training images
-    unlabeled_size: int = 5_233  # 3,663 normal + 1,570 COVID-19
-    anomaly_ratio: float = 1_570 / 5_233  # fraction of COVID-19 images in the unlabeled set
-    n_val: int = 0  # per class, from train.txt (the paper states none)
-    n_test: int = 100  # per class, from the official test.txt
+    n_normal: PositiveInt = 10_031  # known-normal training images
+    unlabeled_size: NonNegativeInt = 5_233  # 3,663 normal + 1,570 COVID-19
+    anomaly_ratio: Fraction = 1_570 / 5_233  # fraction of COVID-19 images in the unlabeled set
+    n_val: NonNegativeInt = 0  # per class, from train.txt (the paper states none)
+    n_test: PositiveInt = 100  # per class, from the official test.txt
     pneumonia: Literal["exclude", "normal"] = "exclude"  # non-COVID pneumonia of 3-class releases
     train_labels: str = "train.txt"  # e.g. train_COVIDx7B.txt for the release HealthyGAN's counts match
     test_labels: str = "test.txt"

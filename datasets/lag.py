@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.config import NonNegativeInt, PositiveInt
 from bench.datasets import medad_format
 from bench.datasets.medad_protocol import MedADOptions, MedADProtocolDataset
 
@@ -23,11 +24,11 @@ SUFFIXES = {".jpg", ".jpeg", ".png"}
 class LAGOptions(MedADOptions):
     """The Med-AD protocol's LAG counts (scale them down with `--set data.<key>=<n>`)."""
 
-    n_normal: int | None = 1500
-    pool_normal: int | None = 832
-    pool_abnormal: int | None = 900
-    unlabeled_size: int | None = 1500
-    n_test: int | None = 811
+    n_normal: PositiveInt | None = 1500
+    pool_normal: NonNegativeInt | None = 832
+    pool_abnormal: NonNegativeInt | None = 900
+    unlabeled_size: NonNegativeInt | None = 1500
+    n_test: PositiveInt | None = 811
 
 
 class LAGDataset(MedADProtocolDataset):

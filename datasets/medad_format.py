@@ -109,6 +109,6 @@ def medad_pools(root: Path) -> dict[str, pd.DataFrame]:
     for key, names in read_lists(root).items():
         label = LISTS[key][1]
         pools[key] = pd.DataFrame({"id": [Path(name).stem for name in names],
-                                   "path": [f"{IMAGES}/{name}" for name in names],
+                                   "path": [str(Path(IMAGES) / name) for name in names],  # as verify reads it
                                    "label": [label] * len(names)}, columns=["id", "path", "label"])
     return pools

@@ -22,6 +22,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from bench.config import Fraction, NonNegativeInt, PositiveInt
 from bench.data.adapter import DataOptions, DatasetAdapter
 from bench.data.manifest import draw, draw_splits, shuffle_within_splits
 from bench.datasets import medad_format
@@ -34,12 +35,12 @@ FORMATS = ("auto", "official", "medad")
 class MedADOptions(DataOptions):
     """Protocol sizes (None = every image the source has for that part), by `--set data.<key>=<value>`."""
 
-    n_normal: int | None = None  # known-normal training images
-    pool_normal: int | None = None  # normal images in the unlabeled pool
-    pool_abnormal: int | None = None  # abnormal images in the unlabeled pool
-    unlabeled_size: int | None = None  # images drawn from the pool into the unlabeled training set
-    anomaly_ratio: float = 0.6  # abnormal fraction of the unlabeled set (used when unlabeled_size is set)
-    n_test: int | None = None  # test images per class
+    n_normal: PositiveInt | None = None  # known-normal training images
+    pool_normal: NonNegativeInt | None = None  # normal images in the unlabeled pool
+    pool_abnormal: NonNegativeInt | None = None  # abnormal images in the unlabeled pool
+    unlabeled_size: NonNegativeInt | None = None  # images drawn from the pool into the unlabeled training set
+    anomaly_ratio: Fraction = 0.6  # abnormal fraction of the unlabeled set (used when unlabeled_size is set)
+    n_test: PositiveInt | None = None  # test images per class
     unlabeled_pick: Literal["first", "seeded"] = "first"
     format: Literal["auto", "official", "medad"] = "auto"
 

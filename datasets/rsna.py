@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.config import NonNegativeInt, PositiveInt
 from bench.datasets import medad_format
 from bench.datasets.medad_protocol import MedADOptions, MedADProtocolDataset, read_label_csv
 
@@ -28,11 +29,11 @@ EXCLUDED_CLASS = "No Lung Opacity / Not Normal"
 class RSNAOptions(MedADOptions):
     """The Med-AD protocol's RSNA counts (scale them down with `--set data.<key>=<n>`)."""
 
-    n_normal: int | None = 3851
-    pool_normal: int | None = 4000
-    pool_abnormal: int | None = 5012
-    unlabeled_size: int | None = 4000
-    n_test: int | None = 1000
+    n_normal: PositiveInt | None = 3851
+    pool_normal: NonNegativeInt | None = 4000
+    pool_abnormal: NonNegativeInt | None = 5012
+    unlabeled_size: NonNegativeInt | None = 4000
+    n_test: PositiveInt | None = 1000
 
 
 class RSNADataset(MedADProtocolDataset):

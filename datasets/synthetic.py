@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from bench.config import Fraction, ImageSize, NonNegativeInt, PositiveInt
 from bench.data.adapter import DataOptions, DatasetAdapter
 from bench.data.cache import cache_root
 from bench.datasets.synthetic_images import generate
@@ -33,13 +34,13 @@ LABEL_COLUMNS = ("id", "label", "split")
 class SyntheticOptions(DataOptions):
     """Split sizes in the shape of the RSNA protocol, scaled down (`--set data.<key>=...`)."""
 
-    n_normal: int = 600  # known-normal training images
-    unlabeled_size: int = 600
-    anomaly_ratio: float = 0.6  # fraction of abnormal images in the unlabeled set
-    n_val: int = 200  # per class
-    n_test: int = 200  # per class
+    n_normal: PositiveInt = 600  # known-normal training images
+    unlabeled_size: NonNegativeInt = 600
+    anomaly_ratio: Fraction = 0.6  # fraction of abnormal images in the unlabeled set
+    n_val: NonNegativeInt = 200  # per class
+    n_test: PositiveInt = 200  # per class
     difficulty: Literal["easy", "medium", "hard"] = "medium"
-    generate_size: int = 128  # pixels of the written PNGs; the cache resizes to `size`
+    generate_size: ImageSize = 128  # pixels of the written PNGs; the cache resizes to `size`
 
 
 class SyntheticDataset(DatasetAdapter):

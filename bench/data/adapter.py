@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from bench.config import apply_overrides, config_to_dict
+from bench.config import ImageSize, NonNegativeInt, apply_overrides, config_to_dict
 from bench.data.cache import build_image_cache, cache_dir
 from bench.data.manifest import SPLITS, manifest_hash, row_order_hash, split_counts, validate_manifest
 from bench.detector import ImageSet
@@ -27,8 +27,8 @@ HELD_OUT_STREAM = 7919  # offset of the held-out draw's seed from the split seed
 class DataOptions:
     """Options every data set takes (`--set data.key=value`); adapters extend this with their own."""
 
-    split_seed: int = 0  # the split is drawn once per split_seed; every training seed shares it
-    size: int | None = None  # image size; None = the protocol's
+    split_seed: NonNegativeInt = 0  # the split is drawn once per split_seed; every training seed shares it
+    size: ImageSize | None = None  # image size; None = the protocol's
     allow_short: bool = False  # draw fewer images than the protocol asks (with a warning) instead of failing
     allow_outside_root: bool = False  # accept label-file entries that point outside the data folder
 
