@@ -128,11 +128,19 @@ class Detector(ABC):
         self.fitted_ = False
 
     @classmethod
-    def preset(cls, name: str, overrides: Mapping[str, Any] | None = None) -> Any:
-        """The config of preset `name` with `overrides` applied (unknown keys are an error)."""
+    def preset(cls, name: str, overrides: Mapping[str, Any] | None = None, *, dataset: str | None = None) -> Any:
+        """The config of preset `name` with `overrides` applied (unknown keys are an error); with `dataset`, the
+        settings the preset leaves to the data set are filled in for it (`for_dataset`), as a run records them."""
         if name not in cls.presets:
             raise BenchError(f"{cls.name} has no preset {name!r}; presets: {', '.join(cls.presets)}")
-        return apply_overrides(cls.presets[name], overrides or {}, owner=f"method {cls.name}")
+        config = apply_overrides(cls.presets[name], overrides or {}, owner=f"method {cls.name}")
+        return config if dataset is None else cls.for_dataset(config, dataset)
+
+    @classmethod
+    def for_dataset(cls, config: Any, dataset: str | None) -> Any:
+        """`config` with the settings it leaves to the data set (e.g. a batch size the paper chose per data set)
+        filled in for the registry name `dataset` (None: unknown, the method's default). Default: unchanged."""
+        return config
 
     @classmethod
     def from_preset(cls, preset: str = "paper", overrides: Mapping[str, Any] | None = None, **kwargs: Any) -> Self:

@@ -30,10 +30,11 @@ class GANDetector(RestorationScoring, Detector):
     def _fit(self, data: TrainData, val: Any | None) -> None:
         seed_everything(self.seed)
         accel = self._accel()
-        self.size_ = self.recipe.model_size(self.config, data.normal)
-        generator, critic = self.recipe.build_networks(self.config, self.size_)
+        config = self.for_dataset(self.config, None)  # settings a run did not fill in for its data set: defaults
+        self.size_ = self.recipe.model_size(config, data.normal)
+        generator, critic = self.recipe.build_networks(config, self.size_)
         self.generator_ = generator
-        result, sets = train(self.recipe, generator, critic, data, config=self.config, seed=self.seed,
+        result, sets = train(self.recipe, generator, critic, data, config=config, seed=self.seed,
                              accel=accel, workdir=self.workdir, progress=self.progress,
                              score=self._score_during_fit, translate=self._translate, val=val,
                              on_checkpoint=self._save_samples)

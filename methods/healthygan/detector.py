@@ -9,7 +9,7 @@ import torch
 from bench.methods._gan import save_sample_grid, to_unit_range
 from bench.methods._gan.detector import GANDetector
 from bench.methods.healthygan.losses import compose
-from bench.methods.healthygan.presets import PRESETS, HealthyGANConfig
+from bench.methods.healthygan.presets import PRESETS, HealthyGANConfig, with_dataset_batch
 from bench.methods.healthygan.trainer import HEALTHY, MIXED, RECIPE
 
 N_SAMPLE_ROWS = 4  # per training set in samples.png
@@ -26,6 +26,11 @@ class HealthyGANDetector(GANDetector):
     recipe = RECIPE
     config_class = HealthyGANConfig
     presets = PRESETS
+
+    @classmethod
+    def for_dataset(cls, config: HealthyGANConfig, dataset: str | None) -> HealthyGANConfig:
+        """batch_size=None becomes the paper's batch for `dataset` (32 on ChestX-ray14, else 16)."""
+        return with_dataset_batch(config, dataset)
 
     # --- inference -------------------------------------------------------------------------------------
     def _translate(self, x: torch.Tensor) -> torch.Tensor:

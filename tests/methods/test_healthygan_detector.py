@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -170,6 +171,38 @@ def test_set_overrides_reach_the_config():
     assert (config.n_critic, config.amp, str(config.fid_weights)) == (5, False, "/w.pth")
     with pytest.raises(BenchError, match="valid keys"):
         HealthyGANDetector.preset("paper", {"not_a_key": "1"})
+
+
+@pytest.mark.parametrize("dataset, batch", [("chestxray14", 32), ("covidx", 16), ("rsna", 16), ("synthetic", 16)])
+def test_paper_batch_is_the_papers_batch_for_the_data_set(dataset, batch):
+    assert HealthyGANDetector.preset("paper").batch_size is None  # left to the data set
+    assert HealthyGANDetector.preset("paper", dataset=dataset).batch_size == batch
+
+
+def test_a_batch_size_that_is_set_is_kept_on_every_data_set():
+    assert HealthyGANDetector.preset("paper", {"batch_size": "8"}, dataset="chestxray14").batch_size == 8
+    assert HealthyGANDetector.preset("smoke", dataset="chestxray14").batch_size == 16
+
+
+def test_a_batch_left_to_the_data_set_trains_at_16_outside_a_run(tiny_data, monkeypatch):
+    from bench.methods._gan import trainer
+
+    sizes, sampler = [], trainer.DeviceSampler
+    monkeypatch.setattr(trainer, "DeviceSampler", lambda sets, batch_size, **kw: (
+        sizes.append(batch_size), sampler(sets, batch_size, **kw))[1])
+    fitted = detector(batch_size="none").fit(train_data(tiny_data))
+    assert sizes == [16] and fitted.config.batch_size is None
+
+
+def test_a_run_records_the_batch_resolved_for_its_data_set(tiny_data, tmp_path, monkeypatch):
+    from bench import runner
+    from bench.methods.healthygan import presets
+
+    monkeypatch.setitem(presets.PAPER_BATCH_SIZES, "synthetic", 4)
+    (spec,) = runner.plan(["healthygan"], "synthetic", [0], "tiny", {"batch_size": "none", "image_size": "16"})
+    outcome = runner.execute(spec, tiny_data, tmp_path)
+    assert outcome.status == "complete", outcome.error
+    assert json.loads((outcome.folder / "run.json").read_text())["config"]["batch_size"] == 4
 
 
 def test_presets_keep_cpu_paths_fp32():
