@@ -43,6 +43,7 @@ PositiveFloat = Annotated[float, Range(0, low_open=True)]
 NonNegativeFloat = Annotated[float, Range(0)]
 Fraction = Annotated[float, Range(0, 1)]
 ImageSize = Annotated[int, Range(8, 4096)]
+Channels = Annotated[int, Range(1, 3)]
 
 
 def field_ranges(config_cls: type) -> dict[str, Range]:

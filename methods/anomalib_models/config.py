@@ -12,15 +12,17 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from bench.config import Fraction, ImageSize, NonNegativeInt, PositiveFloat, PositiveInt
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainingConfig:
     """Settings every anomalib model shares."""
 
-    image_size: int | None = None  # model input side; None: the data set's size (its protocol's, as in the paper)
-    epochs: int | None = None  # None: anomalib's default for the model (see models.toml)
-    batch_size: int = 32  # training batch, as anomalib's data modules default to
-    score_batch_size: int = 32  # inference batch; scores do not depend on it
+    image_size: ImageSize | None = None  # model input side; None: the data set's size (its protocol's, as in the paper)
+    epochs: PositiveInt | None = None  # None: anomalib's default for the model (see models.toml)
+    batch_size: PositiveInt = 32  # training batch, as anomalib's data modules default to
+    score_batch_size: PositiveInt = 32  # inference batch; scores do not depend on it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,7 +48,7 @@ class PadimConfig(BackboneConfig):
     """PaDiM (anomalib defaults: resnet18, layer1-3, 100 random feature dimensions)."""
 
     layers: tuple[str, ...] = ("layer1", "layer2", "layer3")
-    n_features: int | None = None  # None: anomalib's default for the backbone (resnet18: 100, wide_resnet50_2: 550)
+    n_features: PositiveInt | None = None  # None: anomalib's default (resnet18: 100, wide_resnet50_2: 550)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,24 +56,24 @@ class PatchcoreConfig(BackboneConfig):
     """PatchCore (anomalib defaults: wide_resnet50_2, layer2-3, 10% coreset, 9 neighbours for re-weighting)."""
 
     layers: tuple[str, ...] = ("layer2", "layer3")
-    coreset_sampling_ratio: float = 0.1
-    num_neighbors: int = 9
+    coreset_sampling_ratio: Fraction = 0.1
+    num_neighbors: PositiveInt = 9
 
 
 @dataclasses.dataclass(frozen=True)
 class GanomalyConfig(TrainingConfig):
     """GANomaly (anomalib defaults; no pretrained weights). anomalib's example config trains 100 epochs."""
 
-    n_features: int = 64
-    latent_vec_size: int = 100
-    extra_layers: int = 0
+    n_features: PositiveInt = 64
+    latent_vec_size: PositiveInt = 100
+    extra_layers: NonNegativeInt = 0
     add_final_conv_layer: bool = True
-    wadv: int = 1
-    wcon: int = 50
-    wenc: int = 1
-    lr: float = 0.0002
-    beta1: float = 0.5
-    beta2: float = 0.999
+    wadv: NonNegativeInt = 1
+    wcon: NonNegativeInt = 50
+    wenc: NonNegativeInt = 1
+    lr: PositiveFloat = 0.0002
+    beta1: Fraction = 0.5
+    beta2: Fraction = 0.999
 
 
 def model_fields(config_class: type) -> tuple[str, ...]:

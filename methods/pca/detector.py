@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from sklearn.decomposition import PCA
 
+from bench.config import PositiveFloat, PositiveInt
 from bench.detector import Detector, ImageSet, TrainData
 
 
@@ -17,9 +18,9 @@ from bench.detector import Detector, ImageSet, TrainData
 class PCAConfig:
     """n_components: an int (components) or a float in (0, 1) (fraction of variance kept)."""
 
-    n_components: float = 0.95
+    n_components: PositiveFloat = 0.95
     whiten: bool = False
-    max_train_images: int = 20000  # PCA cost grows with N; beyond this a seeded subsample is used
+    max_train_images: PositiveInt = 20000  # PCA cost grows with N; beyond this a seeded subsample is used
 
 
 def _flatten(images: ImageSet) -> np.ndarray:
