@@ -169,11 +169,11 @@ def _execute_locked(spec: RunSpec, prepared: PreparedData, folder: Path, device:
     try:
         _train_and_score(spec, prepared, folder, device, progress, record, clock)
         record.status = "complete"
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         _close(record, segment, "interrupted", clock)
         record.error = "interrupted (Ctrl-C or SIGTERM); run the same command again to resume"
         write_record(folder, record)
-        raise RunInterrupted(_interrupted_message(spec, folder, command)) from None
+        raise RunInterrupted(_interrupted_message(spec, folder, command, getattr(exc, "saved", None))) from None
     except Exception as exc:  # noqa: BLE001 - every failure is recorded with its traceback, never as NaN metrics
         record.status, record.error, record.traceback = "failed", f"{type(exc).__name__}: {exc}", traceback.format_exc()
     _close(record, segment, record.status, clock)
@@ -201,10 +201,12 @@ def _close(record: RunRecord, segment: Segment, status: str, clock: _FitClock) -
         record.timings["fit_s"] = record.fit_seconds
 
 
-def _interrupted_message(spec: RunSpec, folder: Path, command: list[str]) -> str:
+def _interrupted_message(spec: RunSpec, folder: Path, command: list[str], checkpoint: str | None) -> str:
     saved = ["run.json (status: interrupted)"]
-    if (folder / "checkpoints").is_dir():
-        saved.append("its training checkpoints (the run resumes from the last one)")
+    if checkpoint:
+        saved.append(f"{checkpoint} (training resumes there)")
+    elif (folder / "checkpoints").is_dir():
+        saved.append("its last training checkpoint (training resumes there)")
     resume = shlex.join(command) if command else "the same bench run command"
     return f"interrupted {spec.method} seed {spec.seed}: saved {' and '.join(saved)} in {folder}; resume with: {resume}"
 

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from bench.errors import BenchError
+from bench.interrupts import TrainingInterrupted, deferred_interrupts
 from bench.methods._gan.accel import Accel, eval_mode
 from bench.methods._gan.checkpoint import (
     BEST,
@@ -153,8 +154,13 @@ class GANLoop:
     def _train(self, checkpoints: Path, log: LossLog) -> None:
         s = self.settings
         averager = LossAverager()
-        with self.progress.task(s.description, total=s.iterations, completed=self.iteration) as bar:
+        with self.progress.task(s.description, total=s.iterations, completed=self.iteration) as bar, \
+                deferred_interrupts() as interrupted:
             while self.iteration < s.iterations:
+                if interrupted:  # Ctrl-C / SIGTERM: stop between iterations, where the state is whole
+                    self._save(checkpoints / LAST)
+                    raise TrainingInterrupted(f"a training checkpoint at iteration {self.iteration} of "
+                                              f"{s.iterations}")
                 self._set_lr()
                 batch = {name: self.accel.images(x) for name, x in self.sampler.sample().items()}
                 averager.add(self.train_step(batch))

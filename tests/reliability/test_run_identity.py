@@ -1,0 +1,59 @@
+"""Defect 1: a second data tree in the same runs folder must be a new run, never "done before"."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+from PIL import Image
+
+from tests.reliability.harness import records, run_bench, write_lists, write_tree
+
+PCA = ["run", "--methods", "pca", "--dataset", "medad", "--preset", "smoke"]
+
+
+def test_a_second_tree_is_a_new_run_with_its_own_numbers(tmp_path, cache):
+    write_tree(tmp_path / "a", seed=0)
+    lists = write_tree(tmp_path / "b", seed=1)
+    write_lists(tmp_path / "b", {**lists, "test/1": lists["test/1"][:5]})  # another split: 5 abnormal test images
+    runs = tmp_path / "runs"
+    first = run_bench(*PCA, "--root", str(tmp_path / "a"), "--runs", str(runs), env=cache)
+    second = run_bench(*PCA, "--root", str(tmp_path / "b"), "--runs", str(runs), env=cache)
+    assert first.returncode == second.returncode == 0, first.stderr + second.stderr
+    assert "done before" not in second.stdout
+    found = records(runs)
+    assert len(found) == 2
+    assert {r["data"]["root"] for r in found} == {str((tmp_path / d).resolve()) for d in "ab"}
+    assert len({r["data"]["split_id"] for r in found}) == 2
+    for record in found:
+        assert record["data"]["split_id"][:8] in record["run_id"], "the folder name shows the split hash"
+    assert sorted(sum(r["data"]["counts"]["test"].values()) for r in found) == [15, 20]
+
+
+def test_same_file_names_with_other_pixels_is_a_new_run(tmp_path, cache):
+    write_tree(tmp_path / "a", seed=0)
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    victim = sorted((tmp_path / "b" / "images").glob("test_1_*.png"))[0]
+    Image.fromarray(np.full((32, 32), 100, np.uint8)).save(victim)
+    runs = tmp_path / "runs"
+    assert run_bench(*PCA, "--root", str(tmp_path / "a"), "--runs", str(runs), env=cache).returncode == 0
+    second = run_bench(*PCA, "--root", str(tmp_path / "b"), "--runs", str(runs), env=cache)
+    assert second.returncode == 0 and "done before" not in second.stdout
+    found = records(runs)
+    assert len({r["data"]["split_id"] for r in found}) == 1, "same names and labels: the same split"
+    assert len({r["data"]["images_id"] for r in found}) == 2, "different pixels: different data"
+
+
+def test_report_keeps_two_splits_apart_and_says_which_is_which(tmp_path, cache):
+    write_tree(tmp_path / "a", seed=0)
+    lists = write_tree(tmp_path / "b", seed=1)
+    write_lists(tmp_path / "b", {**lists, "test/0": lists["test/0"][:7]})
+    runs = tmp_path / "runs"
+    for tree in "ab":
+        assert run_bench(*PCA, "--root", str(tmp_path / tree), "--runs", str(runs), env=cache).returncode == 0
+    report = run_bench("report", "--dataset", "medad", "--runs", str(runs), "--format", "csv")
+    assert report.returncode == 0, report.stderr
+    split_ids = {r["data"]["split_id"][:8] for r in records(runs)}
+    assert len(split_ids) == 2
+    for split_id in split_ids:  # one row label per split, never one mean over both
+        assert f"pca [split {split_id}]" in report.stdout, report.stdout
