@@ -273,7 +273,7 @@ def report_command(
                             compare=split_names(compare), methods=split_names(methods), digits=digits)
     with reported_warnings(strict):
         text = report(runs or [Path("results/runs")], options)
-        sys.stdout.write(text)
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
 @app.command("plot")
