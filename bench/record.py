@@ -75,6 +75,9 @@ class RunRecord:
     data: DataInfo = dataclasses.field(default_factory=DataInfo)
     metrics: dict[str, float] | None = None
     ci95: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+    # pixel metrics of the anomaly maps with their definitions and the ground truth's rule, or why there are none
+    # (bench.localisation_run); None: not scored (records written before localisation existed)
+    localisation: dict[str, Any] | None = None
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
     memory: dict[str, float] = dataclasses.field(default_factory=dict)
     device: dict[str, Any] = dataclasses.field(default_factory=dict)
