@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import torch
 from torch import nn
 
 from bench.errors import BenchError
+from bench.interrupts import TrainingInterrupted
 from bench.methods._gan import (
     Accel,
     DeviceSampler,
@@ -109,6 +112,43 @@ def test_resume_after_interrupt_matches_an_uninterrupted_run(tmp_path):
     resumed_adam = resumed.steps.optimizers["D"].state_dict()["state"]
     for index in straight_adam:
         assert torch.equal(straight_adam[index]["exp_avg_sq"], resumed_adam[index]["exp_avg_sq"])
+
+
+class SignalAt(InterruptAt):
+    """Progress whose bar sends this process a real SIGINT or SIGTERM at `iteration` (Ctrl-C, `kill`)."""
+
+    def __init__(self, iteration: int, signum: int) -> None:
+        super().__init__(iteration)
+        self.signum = signum
+
+    def task(self, description, total=None, completed=0):
+        outer = self
+
+        class Bar(ProgressTask):
+            done = completed
+
+            def advance(self, n=1, **fields):
+                self.done += n
+                if self.done == outer.iteration:
+                    os.kill(os.getpid(), outer.signum)
+
+        return Bar()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_between_iterations_saves_there_and_resumes_exactly(tmp_path, signum):
+    straight = make_loop(tmp_path / "straight")
+    straight.run()
+    with pytest.raises(TrainingInterrupted, match="checkpoint at iteration 7 of 12"):
+        make_loop(tmp_path / "cut", progress=SignalAt(7, signum)).run()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler, "the loop restores the handlers"
+    saved = torch.load(tmp_path / "cut" / "checkpoints" / "last.pt", weights_only=True)
+    assert saved["iteration"] == 7, "saved where it stopped, not at the last periodic checkpoint"
+    resumed = make_loop(tmp_path / "cut")
+    assert resumed.run().resumed_from == 7
+    expected, got = weights(straight), weights(resumed)
+    for key in expected:
+        assert torch.equal(expected[key], got[key]), key
 
 
 def test_loss_csv_reads_as_one_run_after_resume(tmp_path):
