@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import pandas as pd
 from matplotlib.figure import Figure
 
 from bench.errors import BenchError
@@ -33,6 +34,12 @@ def dataset_figures(runs: Path | Sequence[Path], dataset: str, *, per_class: int
     table = build_table(frame, [dataset], METRICS)
     if not table.entries:
         raise BenchError(f"no complete runs for {dataset}; run `bench run --dataset {dataset}` first")
+    return table_figures(table, frame, dataset, per_class=per_class)
+
+
+def table_figures(table: ReportTable, frame: pd.DataFrame, dataset: str, *, per_class: int = 3
+                  ) -> dict[str, Figure]:
+    """dataset_figures from a table and its runs_frame already at hand (`bench site` reads the runs once)."""
     seeds = dict(zip(frame["folder"], frame["seed"], strict=True))
     folders = {entry: _by_seed(table, entry, seeds) for entry in table.entries}
     scores = {entry: [curves.load_test_scores(f) for f in folders[entry]] for entry in table.entries}
