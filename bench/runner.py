@@ -251,6 +251,9 @@ def _train_and_score(spec: RunSpec, prepared: PreparedData, folder: Path, device
                            "held_out_normal": (held_out, held_scores)})
     detector.save(folder / "detector.pt")
     _save_sample_maps(detector, test, folder)
+    from bench.localisation_run import score_localisation  # pixel metrics of the maps (issue 15)
+
+    record.localisation = score_localisation(detector, test, prepared.localisation, folder, seed=spec.seed)
     record.config = config_to_dict(config)
     record.method_info = {"uses_unlabeled": cls.uses_unlabeled, **detector.run_info()}
     record.selection = getattr(config, "selection", "last")

@@ -25,6 +25,7 @@ import pandas as pd
 from bench.config import Fraction, NonNegativeInt, PositiveInt
 from bench.data.adapter import DataOptions, DatasetAdapter
 from bench.data.manifest import draw, draw_splits, shuffle_within_splits
+from bench.data.masks import TruthSource
 from bench.datasets import medad_format
 from bench.errors import DataError
 
@@ -88,6 +89,16 @@ class MedADProtocolDataset(DatasetAdapter):
     def official_images(self, root: Path) -> pd.DataFrame:
         """Columns id, path (relative to the root), label: every image the protocol may use."""
         raise DataError(f"{self.name} has no official layout; give a Med-AD tree")
+
+    def official_truth(self, root: Path, images: pd.DataFrame) -> TruthSource:
+        """The official download's lesion boxes of `images` (id, path, label), or why it has none."""
+        return super().localisation_truth(images)
+
+    def localisation_truth(self, manifest: pd.DataFrame) -> TruthSource:
+        if self.tree_format() == "medad":
+            return "no localisation ground truth: a Med-AD tree (data.json) carries no lesion boxes"
+        abnormal_test = manifest[(manifest["split"] == "test") & (manifest["label"] == 1)]
+        return self.official_truth(self.require_root(), abnormal_test)
 
     # -- which tree the root holds --
     def tree_format(self) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.config import NonNegativeInt, PositiveInt
+from bench.data.masks import BoxReads
 from bench.datasets import medad_format
 from bench.datasets.medad_protocol import MedADOptions, MedADProtocolDataset, read_label_csv
 
@@ -23,6 +24,8 @@ LABELS = "stage_2_train_labels.csv"
 CLASSES = "stage_2_detailed_class_info.csv"
 CLASS_LABELS = {"Normal": 0, "Lung Opacity": 1}
 EXCLUDED_CLASS = "No Lung Opacity / Not Normal"
+BOX_RULE = ("RSNA: the challenge's lung-opacity boxes (stage_2_train_labels.csv, x, y, width, height in the "
+            "DICOM's pixels); a pixel is abnormal inside any box of its image")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +79,17 @@ class RSNADataset(MedADProtocolDataset):
                        if f"{pid}.dcm" not in present]
             problems += medad_format.named(missing, what="missing images")
         return problems
+
+    def official_truth(self, root: Path, images: pd.DataFrame) -> BoxReads:
+        """Every opacity box of each image, as one reader (the challenge's labels)."""
+        table = pd.read_csv(root / LABELS, dtype={"patientId": str})
+        table = table[table["patientId"].isin(set(images["id"])) & (table["Target"].astype(str) == "1")]
+        table = table.dropna(subset=["x", "y", "width", "height"])
+        reads: dict[str, list] = {}
+        for row in table.itertuples(index=False):
+            reads.setdefault(row.patientId, []).append((float(row.x), float(row.y), float(row.x + row.width),
+                                                         float(row.y + row.height)))
+        return BoxReads({pid: (tuple(boxes),) for pid, boxes in reads.items()}, BOX_RULE, LABELS)
 
     def official_images(self, root: Path) -> pd.DataFrame:
         classes = pd.read_csv(root / CLASSES, dtype=str).drop_duplicates("patientId")

@@ -3,6 +3,7 @@ then read back through the same manifest -> cache path as every real data set.
 
 Layout under the root:
     images/<id>.png
+    masks/<id>.png      the lesions of each abnormal image (255 inside), its localisation ground truth
     labels.csv          id, label, split, n_lesions, max_contrast
 """
 
@@ -23,11 +24,14 @@ from PIL import Image
 from bench.config import Fraction, ImageSize, NonNegativeInt, PositiveInt
 from bench.data.adapter import DataOptions, DatasetAdapter
 from bench.data.cache import cache_root
-from bench.datasets.synthetic_images import generate
+from bench.data.masks import MaskFiles
+from bench.datasets.synthetic_images import generate, lesion_mask
 from bench.errors import DataError
 from bench.progress import Progress
 
 LABEL_COLUMNS = ("id", "label", "split")
+MASK_RULE = ("Synthetic: the generator's lesions, each the ellipse within one radius of its centre (where the "
+             "opacity adds at least 28% of its peak); a pixel is abnormal inside any lesion of its image")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,13 +103,53 @@ class SyntheticDataset(DatasetAdapter):
         return pd.DataFrame({"id": table["id"].astype(str), "path": [f"images/{i}.png" for i in table["id"]],
                              "label": table["label"], "split": table["split"]})
 
-    def generate(self, progress: Progress | None = None) -> Path:
-        """Write the images and labels.csv under the root (atomically: labels.csv appears last)."""
-        assert self.root is not None
+    def _rows(self) -> list[tuple[str, int]]:
+        """(split, label) of every image, in generation order (an image's index picks its seed)."""
         rows = []
         for split, by_label in self.protocol().items():
             for label, count in by_label.items():
                 rows += [(split, label)] * count
+        return rows
+
+    def _render(self, index: int, label: int) -> tuple[np.ndarray, list]:
+        """The pixels and lesions of image `index` (its seed comes from split_seed and the index)."""
+        seeds = np.random.SeedSequence(self.options.split_seed).generate_state(len(self._rows()), dtype=np.uint64)
+        return generate(int(seeds[index]), self.options.generate_size, bool(label), self.options.difficulty)
+
+    def _write_mask(self, image_id: str, lesions: list) -> None:
+        assert self.root is not None
+        _save_png(self.root / "masks" / f"{image_id}.png",
+                  lesion_mask(lesions, self.options.generate_size).astype(np.uint8) * 255)
+
+    def localisation_truth(self, manifest: pd.DataFrame) -> MaskFiles:
+        """The lesion masks of the abnormal test images; a tree generated before masks were written gets them now
+        (the generator is seeded; an image that does not regenerate to the same pixels gets none)."""
+        ids = manifest.loc[(manifest["split"] == "test") & (manifest["label"] == 1), "id"]
+        root = self.require_root()
+        paths = {}
+        for image_id in ids:
+            if (root / "masks" / f"{image_id}.png").is_file() or self._rebuild_mask(image_id):
+                paths[image_id] = f"masks/{image_id}.png"
+        return MaskFiles(paths, MASK_RULE, "masks/")
+
+    def _rebuild_mask(self, image_id: str) -> bool:
+        """Regenerate abnormal image `image_id` and write its mask when it has the stored pixels; True if written."""
+        assert self.root is not None
+        try:
+            index = int(image_id.rsplit("-", 1)[-1])
+            pixels, lesions = self._render(index, 1)
+            with Image.open(self.root / "images" / f"{image_id}.png") as stored:
+                same = np.array_equal(np.asarray(stored), pixels)
+        except (ValueError, IndexError, OSError):
+            return False
+        if same and lesions:
+            self._write_mask(image_id, lesions)
+        return same and bool(lesions)
+
+    def generate(self, progress: Progress | None = None) -> Path:
+        """Write the images, the masks and labels.csv under the root (atomically: labels.csv appears last)."""
+        assert self.root is not None
+        rows = self._rows()
         ss = np.random.SeedSequence(self.options.split_seed)
         image_seeds = ss.generate_state(len(rows), dtype=np.uint64)
         (self.root / "images").mkdir(parents=True, exist_ok=True)
@@ -118,10 +162,9 @@ class SyntheticDataset(DatasetAdapter):
             image_id = f"{prefix}-{index:05d}"
             pixels, lesions = generate(int(image_seeds[index]), self.options.generate_size, bool(label),
                                        self.options.difficulty)
-            target = self.root / "images" / f"{image_id}.png"
-            partial = target.with_suffix(".png.partial")
-            Image.fromarray(pixels).save(partial, format="PNG")
-            os.replace(partial, target)
+            if lesions:
+                self._write_mask(image_id, lesions)
+            _save_png(self.root / "images" / f"{image_id}.png", pixels)
             return {"id": image_id, "label": label, "split": split, "n_lesions": len(lesions),
                     "max_contrast": max((les.contrast for les in lesions), default=0.0)}
 
@@ -144,3 +187,11 @@ class SyntheticDataset(DatasetAdapter):
             raise DataError(f"{self.root} is not empty and holds no synthetic data set; choose another --root")
         self.require_root()
         super().verify()
+
+
+def _save_png(target: Path, pixels: np.ndarray) -> None:
+    """`pixels` as a PNG at `target`, written atomically."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".png.partial")
+    Image.fromarray(pixels).save(partial, format="PNG")
+    os.replace(partial, target)

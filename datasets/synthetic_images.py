@@ -14,12 +14,14 @@ DIFFICULTY_CONTRAST = {"easy": (0.15, 0.55), "medium": (0.06, 0.40), "hard": (0.
 
 @dataclasses.dataclass(frozen=True)
 class Lesion:
-    """One opacity: centre (row, col) in pixels, radius in pixels, added contrast."""
+    """One opacity: centre (row, col) in pixels, radius in pixels, added contrast, and `stretch` (the ellipse's
+    row semi-axis is radius * stretch, its column semi-axis radius / stretch)."""
 
     row: float
     col: float
     radius: float
     contrast: float
+    stretch: float = 1.0
 
 
 def _soft_inside(distance: np.ndarray, edge: float) -> np.ndarray:
@@ -96,8 +98,20 @@ def add_opacities(
         distance = np.sqrt(((rows - row) / (radius * stretch)) ** 2 + ((cols - col) * stretch / radius) ** 2)
         blob = np.exp(-0.5 * (distance * 1.6) ** 2) * texture
         out += contrast * blob * np.clip(lungs + 0.3, 0, 1)
-        lesions.append(Lesion(float(row), float(col), float(radius), float(contrast)))
+        lesions.append(Lesion(float(row), float(col), float(radius), float(contrast), float(stretch)))
     return np.clip(out, 0, 1), lesions
+
+
+def lesion_mask(lesions: list[Lesion], size: int) -> np.ndarray:
+    """(size, size) bool: the pixels within one radius of a lesion's centre (its ellipse), where the opacity adds
+    at least 28% of its peak brightness (exp(-0.5 * 1.6**2), before the texture)."""
+    rows, cols = np.mgrid[0:size, 0:size]
+    mask = np.zeros((size, size), dtype=bool)
+    for lesion in lesions:
+        distance = np.sqrt(((rows - lesion.row) / (lesion.radius * lesion.stretch)) ** 2
+                           + ((cols - lesion.col) * lesion.stretch / lesion.radius) ** 2)
+        mask |= distance <= 1.0
+    return mask
 
 
 def generate(seed: int, size: int, abnormal: bool, difficulty: str = "medium") -> tuple[np.ndarray, list[Lesion]]:

@@ -15,6 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 from bench.config import NonNegativeInt, PositiveInt
+from bench.data.decode import is_dicom
+from bench.data.masks import BoxReads
 from bench.datasets import medad_format
 from bench.datasets.medad_protocol import MedADOptions, MedADProtocolDataset, read_label_csv
 
@@ -23,6 +25,12 @@ LABELS = "train.csv"
 NO_FINDING = "No finding"
 # Preferred first when one image id has several files (a DICOM and its PNG export).
 SUFFIXES = (".dicom", ".dcm", ".png", ".jpg", ".jpeg")
+MIN_READERS = 2
+BOX_RULE = (f"VinDr-CXR: the radiologists' finding boxes (train.csv, x_min, y_min, x_max, y_max in the DICOM's "
+            f"pixels, any finding class); a pixel is abnormal where at least {MIN_READERS} of the radiologists who "
+            f"read the image boxed it (all of them where fewer than {MIN_READERS} read it)")
+EXPORT_REASON = ("a PNG/JPEG export: VinDr-CXR's boxes are in the DICOM's pixels, whose size an export need not "
+                 "keep")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +72,25 @@ class VinDrCXRDataset(MedADProtocolDataset):
         missing = [f"missing image {root / IMAGES / image_id}.dicom (or .dcm/.png/.jpg)"
                    for image_id in table["image_id"].unique() if image_id not in files]
         return problems + medad_format.named(missing, what="missing images")
+
+    def official_truth(self, root: Path, images: pd.DataFrame) -> BoxReads:
+        """Each radiologist's boxes per image (a reader of "No finding" boxed nothing), fused by MIN_READERS.
+        Images held as PNG/JPEG exports get no mask."""
+        table = pd.read_csv(root / LABELS, dtype={"image_id": str, "rad_id": str}, keep_default_na=False)
+        table = table[table["image_id"].isin(set(images["id"]))]
+        coordinates = ["x_min", "y_min", "x_max", "y_max"]
+        boxed = table[coordinates].apply(pd.to_numeric, errors="coerce").notna().all(axis=1)
+        boxed &= table["class_name"] != NO_FINDING
+        reads = {}
+        for image_id, rows in table.groupby("image_id", sort=True):
+            per_reader = []
+            for _, reader_rows in rows.groupby("rad_id", sort=True):
+                boxes = reader_rows.loc[boxed[reader_rows.index], coordinates].astype(float)
+                per_reader.append(tuple(tuple(map(float, box)) for box in boxes.itertuples(index=False)))
+            reads[image_id] = tuple(per_reader)
+        excluded = {image_id: EXPORT_REASON for image_id, path in zip(images["id"], images["path"], strict=True)
+                    if not is_dicom(root / path)}
+        return BoxReads(reads, BOX_RULE, LABELS, MIN_READERS, excluded)
 
     def official_images(self, root: Path) -> pd.DataFrame:
         table = pd.read_csv(root / LABELS, dtype=str, keep_default_na=False)

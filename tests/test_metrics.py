@@ -7,7 +7,15 @@ import pytest
 from sklearn.metrics import average_precision_score, f1_score, precision_recall_fscore_support, roc_auc_score
 
 from bench.errors import BenchError
-from bench.metric_table import HIGHER_IS_BETTER, METRICS, THRESHOLDED, metric_label, parse_metrics
+from bench.metric_table import (
+    ALL_METRICS,
+    HIGHER_IS_BETTER,
+    LOCALISATION_METRICS,
+    METRICS,
+    THRESHOLDED,
+    metric_label,
+    parse_metrics,
+)
 from bench.metrics import (
     ThresholdPolicy,
     bootstrap_ap,
@@ -110,8 +118,16 @@ def test_the_metric_table_names_what_evaluate_and_the_bootstrap_compute():
     labels, scores = sample(seed=16)
     metrics = evaluate(labels, scores, ThresholdPolicy.parse("test-eer"))
     assert list(metrics) == ["auc", "ap", "threshold", *THRESHOLDED]
-    assert set(metrics) - {"threshold"} == set(METRICS) == set(HIGHER_IS_BETTER)
+    assert set(metrics) - {"threshold"} == set(METRICS) == set(HIGHER_IS_BETTER) - set(LOCALISATION_METRICS)
     assert tuple(bootstrap_ci(labels, scores, threshold=0.5, n_resamples=20)) == METRICS
+
+
+def test_the_metric_table_names_what_the_localisation_step_computes():
+    from bench.localisation import DEFINITIONS
+
+    assert set(DEFINITIONS) == set(LOCALISATION_METRICS) == {"pixel_auroc", "pixel_ap", "aupro", "hit_rate"}
+    assert (*METRICS, *LOCALISATION_METRICS) == ALL_METRICS
+    assert all(HIGHER_IS_BETTER[m] for m in LOCALISATION_METRICS) and not set(THRESHOLDED) & set(LOCALISATION_METRICS)
 
 
 def test_metric_names_parse_from_keys_labels_and_aliases():
@@ -120,6 +136,11 @@ def test_metric_names_parse_from_keys_labels_and_aliases():
     assert [metric_label(m) for m in METRICS] == ["AUC", "AP", "F1", "Precision", "Recall", "Specificity"]
     with pytest.raises(BenchError, match="unknown metric 'accuracy'"):
         parse_metrics("auc,accuracy")
+
+
+def test_localisation_metrics_parse_but_are_not_in_the_default_list():
+    assert parse_metrics("auc,pixel_auroc,AUPRO,hit_rate,pointing") == ("auc", "pixel_auroc", "aupro", "hit_rate")
+    assert not set(parse_metrics(None)) & set(LOCALISATION_METRICS)
 
 
 def test_policies_use_the_data_they_declare():

@@ -15,6 +15,7 @@ import pandas as pd
 from bench.config import ImageSize, NonNegativeInt, apply_overrides, config_to_dict
 from bench.data.cache import build_image_cache, cache_dir
 from bench.data.manifest import SPLITS, manifest_hash, row_order_hash, split_counts, validate_manifest
+from bench.data.masks import GroundTruth, TruthSource, build_ground_truth
 from bench.detector import ImageSet
 from bench.errors import DataError
 from bench.progress import Progress
@@ -48,6 +49,7 @@ class PreparedData:
     root: str | None = None
     decoded: int = 0  # images decoded by this preparation (0: every one came from the cache)
     redecoded: int = 0  # of those, images whose file changed since they were cached
+    localisation: GroundTruth | None = None  # masks of the abnormal test images, or why there are none
 
     def split(self, name: str) -> ImageSet:
         """The images of one split, with their labels and ids (empty split -> empty set)."""
@@ -168,9 +170,18 @@ class DatasetAdapter(ABC):
                            self.square)
         cached = build_image_cache(manifest, root, target, size=self.size, channels=self.channels,
                                    crop_top=self.crop_top, square=self.square, progress=progress)
+        truth = build_ground_truth(self.localisation_truth(manifest), manifest, root, target, split_id,
+                                   size=self.size, crop_top=self.crop_top, square=self.square)
         return PreparedData(self.name, manifest, split_id, self.size, self.channels, cached.images,
                             config_to_dict(self.options), cached.images_id, str(root.resolve()), cached.decoded,
-                            cached.redecoded)
+                            cached.redecoded, truth)
+
+    def localisation_truth(self, manifest: pd.DataFrame) -> TruthSource:
+        """Lesion boxes (BoxReads) or mask files (MaskFiles) of the abnormal test images of `manifest`, in each
+        image's original pixels, or a sentence saying why the data set has none (the default). bench.data.masks
+        rasterises them at the cached size."""
+        label = vars(type(self)).get("display_name") or self.name
+        return f"no localisation ground truth: {label} ships no lesion boxes or masks"
 
     def decode_problems(self, progress: Progress | None = None) -> tuple[int, list[str]]:
         """Decode every image of the manifest once (nothing is cached): (images read, one line per failure)."""

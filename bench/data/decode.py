@@ -128,16 +128,44 @@ def centre_square(image: np.ndarray) -> np.ndarray:
     return image[top : top + side, left : left + side]
 
 
+def crop_window(height: int, width: int, *, crop_top: float = 0.0, square: str = "crop") -> tuple[int, int, int, int]:
+    """(top, left, rows, columns) of the part of a `height` x `width` image that `load_image` keeps before resizing:
+    the top `crop_top` fraction of rows dropped, then (`crop`) the centre square of the rest, or (`squash`) all of it.
+    Localisation ground truth follows the images through the same window (bench.data.masks)."""
+    if square not in ("crop", "squash"):
+        raise ValueError(f"square must be crop or squash, got {square!r}")
+    top = int(round(height * crop_top)) if crop_top > 0 else 0
+    rows, left, columns = height - top, 0, width
+    if square == "crop":
+        side = min(rows, columns)
+        top, left = top + (rows - side) // 2, (columns - side) // 2
+        rows = columns = side
+    return top, left, rows, columns
+
+
+def image_shape(path: Path) -> tuple[int, int]:
+    """(height, width) of an image file from its header, without decoding the pixels."""
+    path = Path(path)
+    try:
+        if is_dicom(path):
+            import pydicom
+
+            dataset = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+            return int(dataset.Rows), int(dataset.Columns)
+        with Image.open(path) as image:
+            return image.height, image.width
+    except FileNotFoundError:
+        raise DataError(f"missing image file: {path}") from None
+    except Exception as exc:  # any header failure is a corrupt file from the user's point of view
+        raise DataError(f"cannot read the size of image {path}: {type(exc).__name__}: {exc}") from exc
+
+
 def load_image(path: Path, size: int, channels: int, *, crop_top: float = 0.0, square: str = "crop") -> np.ndarray:
     """Decode, optionally drop the top `crop_top` fraction of rows, make square (`crop`: the centre square;
     `squash`: resize the whole image, as DDAD's Med-AD preprocessing does), resize: (C, size, size) uint8."""
     image = read_image(path)
-    if crop_top > 0:
-        image = image[int(round(image.shape[0] * crop_top)) :]
-    if square == "crop":
-        image = centre_square(image)
-    elif square != "squash":
-        raise ValueError(f"square must be crop or squash, got {square!r}")
+    top, left, rows, columns = crop_window(*image.shape[:2], crop_top=crop_top, square=square)
+    image = image[top : top + rows, left : left + columns]
     mode = "L" if image.ndim == 2 else "RGB"
     pil = Image.fromarray(image, mode=mode)
     if channels == 1 and mode == "RGB":

@@ -2,7 +2,9 @@
 
 The test images are resampled once per bootstrap draw (stratified, class counts fixed) and the same draw is applied
 to every seed's scores, so the interval is that of the mean over seeds under test-set sampling (with one seed: a
-stratified bootstrap CI of that run). Thresholded metrics use each run's recorded threshold.
+stratified bootstrap CI of that run). Thresholded metrics use each run's recorded threshold. The pointing-game hit
+rate resamples the abnormal test images that have a mask (scores.parquet's `pointing_hit`) the same way; the pixel
+metrics need the maps, which runs do not keep, so they get no interval.
 """
 
 from __future__ import annotations
@@ -64,13 +66,36 @@ def seed_mean_ci(folders: Sequence[str], metrics: Sequence[str], *, level: float
     return bounds
 
 
+def hit_rate_ci(folders: Sequence[str], *, level: float = 0.95, n_resamples: int = N_RESAMPLES,
+                seed: int = 0) -> tuple[float, float]:
+    """(low, high) of the mean hit rate over the runs in `folders`: one resample of the scored images per draw,
+    shared by every seed; NaN bounds when a run has no hits or the runs scored different images."""
+    hits = []
+    for folder in folders:
+        scores = load_scores(Path(folder))
+        if "pointing_hit" not in scores:
+            return (np.nan, np.nan)
+        scored = scores[(scores["split"] == "test") & scores["pointing_hit"].notna()]
+        hits.append(scored.set_index("id")["pointing_hit"].astype(float).sort_index())
+    if not hits or hits[0].empty or any(not h.index.equals(hits[0].index) for h in hits[1:]):
+        return (np.nan, np.nan)
+    values = np.stack([h.to_numpy() for h in hits])
+    draws = np.random.default_rng(seed).integers(0, values.shape[1], size=(n_resamples, values.shape[1]))
+    means = values[:, draws].mean(axis=(0, 2))
+    alpha = (1 - level) / 2
+    return float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha))
+
+
 def add_ci(table: ReportTable, level: float = 0.95) -> ReportTable:
     """Fill table.ci_low / ci_high for every (entry, data set, metric)."""
     low = pd.DataFrame(np.nan, index=table.mean.index, columns=table.mean.columns)
     high = low.copy()
     for row in table.summary.itertuples(index=False):
         folders = sorted(row.folders)
-        for metric, (lo, hi) in seed_mean_ci(folders, table.metrics, level=level).items():
+        bounds = seed_mean_ci(folders, table.metrics, level=level)
+        if "hit_rate" in table.metrics:
+            bounds["hit_rate"] = hit_rate_ci(folders, level=level)
+        for metric, (lo, hi) in bounds.items():
             low.loc[row.entry, (row.dataset, metric)] = lo
             high.loc[row.entry, (row.dataset, metric)] = hi
     table.ci_low, table.ci_high = low, high

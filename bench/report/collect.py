@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.metric_table import METRICS
+from bench.metric_table import ALL_METRICS, LOCALISATION_METRICS, record_metrics
 from bench.record import RunRecord
 from bench.store import scan_runs
 
@@ -46,9 +46,10 @@ def _row(folder: Path, record: RunRecord) -> dict:
         "data_overrides": _canonical(record.data_overrides), "config": _canonical(record.config),
         "finished_at": record.finished_at, "commit": record.git.get("commit"), "folder": str(folder),
     }
-    metrics = record.metrics or {}
-    row.update({m: metrics.get(m) for m in METRICS})
-    row["_content"] = _canonical(metrics)
+    metrics = record_metrics(record.metrics, record.localisation)
+    row.update(metrics)
+    pixel = {k: v for k, v in metrics.items() if k in LOCALISATION_METRICS and v is not None}
+    row["_content"] = _canonical({**(record.metrics or {}), **pixel})
     return row
 
 
@@ -65,8 +66,8 @@ def runs_frame(runs: Path | str | Iterable[Path | str], datasets: list[str] | No
         for skipped in scan.skipped:
             warnings.warn(SkippedRunWarning(str(skipped)), stacklevel=2)
         rows += [_row(folder, record) for folder, record in scan.runs]
-    frame = pd.DataFrame(rows, columns=[*RUN_COLUMNS, *METRICS, "_content"])
-    for metric in METRICS:
+    frame = pd.DataFrame(rows, columns=[*RUN_COLUMNS, *ALL_METRICS, "_content"])
+    for metric in ALL_METRICS:
         frame[metric] = pd.to_numeric(frame[metric], errors="coerce").astype(float)
     frame = frame.sort_values(["dataset", "method", "run_id", "finished_at", "commit", "_content"],
                               na_position="first", kind="stable")
@@ -89,13 +90,13 @@ def aggregate(runs: pd.DataFrame) -> pd.DataFrame:
                                             "config": ("config", "first"), "selection": ("selection", "first"),
                                             "finished_at": ("finished_at", "max"), "commits": ("commit", _join_sorted),
                                             "folders": ("folder", list)}
-    for metric in METRICS:
+    for metric in ALL_METRICS:
         named.update({f"{metric}_mean": (metric, "mean"), f"{metric}_std": (metric, "std"),
                       f"{metric}_n": (metric, "count")})
     if runs.empty:
         return pd.DataFrame(columns=[*CONFIG_KEYS, *named])
     table = runs.groupby(list(CONFIG_KEYS), dropna=False, sort=True).agg(**named).reset_index()
-    for metric in METRICS:  # a metric present in some seeds only: std over those (count says how many)
+    for metric in ALL_METRICS:  # a metric present in some seeds only: std over those (count says how many)
         table.loc[table[f"{metric}_n"] < 2, f"{metric}_std"] = np.nan
     return table
 

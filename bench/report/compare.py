@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from bench.errors import BenchError
-from bench.metric_table import METRICS
+from bench.metric_table import LOCALISATION_METRICS, METRICS
 from bench.metrics import delong_test
 from bench.store import RUN_FILE, SCORES_FILE, load_scores, read_record
 
@@ -72,12 +72,15 @@ def _section(a: dict[str, Any], b: dict[str, Any], prefixes: tuple[str, ...], *,
 
 def _metrics(a: dict[str, Any], b: dict[str, Any]) -> pd.DataFrame:
     rows = []
-    for metric in (*METRICS, "threshold"):
-        value_a, value_b = a.get(f"metrics.{metric}"), b.get(f"metrics.{metric}")
+    keys = [(m, f"metrics.{m}", f"ci95.{m}") for m in (*METRICS, "threshold")]
+    keys += [(m, f"localisation.metrics.{m}", f"localisation.ci95.{m}") for m in LOCALISATION_METRICS
+             if f"localisation.metrics.{m}" in a or f"localisation.metrics.{m}" in b]
+    for metric, key, ci_key in keys:
+        value_a, value_b = a.get(key), b.get(key)
         both = isinstance(value_a, int | float) and isinstance(value_b, int | float)
         rows.append({"metric": metric, "A": _text(value_a), "B": _text(value_b),
                      "B - A": f"{value_b - value_a:+.4f}" if both else "-",
-                     "CI A": _text(a.get(f"ci95.{metric}")), "CI B": _text(b.get(f"ci95.{metric}"))})
+                     "CI A": _text(a.get(ci_key)), "CI B": _text(b.get(ci_key))})
     return pd.DataFrame(rows)
 
 

@@ -2,8 +2,9 @@
 the input, then per method its restored/healthy image (where the run saved one) and its anomaly map.
 
 Reads each run's sample_maps.npz (ids, labels, images (N,C,H,W) uint8, maps (N,H,W), optional `restored`
-(N,C,H,W)). Maps share one colour scale per method (1st-99th percentile of the shown maps), so a normal image's
-map can be compared with an abnormal one's.
+(N,C,H,W), optional `masks` (N,H,W) bool with `has_mask` (N,): the localisation ground truth). Maps share one colour
+scale per method (1st-99th percentile of the shown maps), so a normal image's map can be compared with an abnormal
+one's. Where a run saved ground truth, the lesion outlines (box or mask edges) are drawn over the input and the maps.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from bench.report.plots import PAGE_WIDTH_IN, wrap
 
 SAMPLE_FILE = "sample_maps.npz"
 MAP_COLOURMAP = "inferno"  # perceptually uniform, readable by colour-blind readers and in greyscale
+OUTLINE_COLOUR = "#00e5ff"  # cyan: stands out on inferno and on greyscale radiographs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +33,14 @@ class Samples:
     images: np.ndarray
     maps: np.ndarray
     restored: np.ndarray | None = None
+    masks: np.ndarray | None = None  # (N, H, W) bool lesion masks, where the run's data had ground truth
+    has_mask: np.ndarray | None = None  # (N,) bool
+
+    def mask(self, position: int) -> np.ndarray | None:
+        """The lesion mask of row `position`, or None when it has none."""
+        if self.masks is None or self.has_mask is None or not self.has_mask[position]:
+            return None
+        return self.masks[position]
 
     def index(self, image_id: str) -> int | None:
         """Row of `image_id`, or None when this run did not save it."""
@@ -44,8 +54,8 @@ def load_samples(label: str, folder: str | Path) -> Samples | None:
     if not path.is_file():
         return None
     with np.load(path, allow_pickle=False) as data:
-        restored = data["restored"] if "restored" in data.files else None
-        return Samples(label, data["ids"].astype(str), data["labels"], data["images"], data["maps"], restored)
+        optional = {name: data[name] if name in data.files else None for name in ("restored", "masks", "has_mask")}
+        return Samples(label, data["ids"].astype(str), data["labels"], data["images"], data["maps"], **optional)
 
 
 def pick_ids(samples: Sequence[Samples], per_class: int) -> list[tuple[str, int]]:
@@ -63,6 +73,12 @@ def _show_image(ax, image: np.ndarray) -> None:
         ax.imshow(image[0], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
     else:
         ax.imshow(np.transpose(image, (1, 2, 0)), interpolation="nearest")
+
+
+def _outline(ax, mask: np.ndarray | None) -> None:
+    """The edges of `mask` (a box's or a lesion's outline) over what `ax` shows."""
+    if mask is not None and mask.any():
+        ax.contour(mask.astype(np.float32), levels=[0.5], colors=OUTLINE_COLOUR, linewidths=0.6)
 
 
 def _columns(samples: Sequence[Samples]) -> list[tuple[str, Samples | None, str]]:
@@ -95,12 +111,14 @@ def examples_figure(samples: Sequence[Samples], per_class: int = 3) -> Figure:
                 ax.text(0.5, 0.5, "n/a", ha="center", va="center", fontsize=6, transform=ax.transAxes)
             elif kind == "input":
                 _show_image(ax, source.images[position])
+                _outline(ax, source.mask(position))
             elif kind == "restored":
                 _show_image(ax, source.restored[position])
             else:
                 low, high = scale[source.label]
                 ax.imshow(source.maps[position], cmap=MAP_COLOURMAP, vmin=low, vmax=max(high, low + 1e-12),
                           interpolation="nearest")
+                _outline(ax, source.mask(position))
             if row == 0:
                 ax.set_title(title, fontsize=6)
             if col == 0:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.metric_table import METRICS
+from bench.metric_table import ALL_METRICS, LOCALISATION_METRICS, METRICS
 from bench.report.collect import aggregate, runs_frame
 from bench.report.names import dataset_sort_key
 
@@ -44,7 +44,7 @@ def _overrides_text(row: pd.Series) -> str:
 
 def _ours(chosen: pd.DataFrame) -> pd.DataFrame:
     """Our side of the leaderboard: metrics and the provenance of each chosen configuration."""
-    metric_columns = [f"{m}_{s}" for m in METRICS for s in ("mean", "std", "n")]
+    metric_columns = [f"{m}_{s}" for m in ALL_METRICS for s in ("mean", "std", "n")]
     columns = ["dataset", "method", *metric_columns, *CONFIG_COLUMNS]
     if chosen.empty:
         return pd.DataFrame(columns=columns)
@@ -63,7 +63,7 @@ def leaderboard_frame(runs: Path | Sequence[Path], reported_main: pd.DataFrame) 
     paper = reported_main.rename(columns={m: f"{m}_reported" for m in METRICS})
     frame = ours.merge(paper, on=["dataset", "method"], how="outer")
     frame["status"] = frame["status"].fillna(NOT_REPRODUCED)
-    for metric in METRICS:
+    for metric in ALL_METRICS:
         for column in (f"{metric}_mean", f"{metric}_reported"):
             frame[column] = pd.to_numeric(frame.get(column, np.nan), errors="coerce")
         frame[f"{metric}_diff"] = frame[f"{metric}_mean"] - frame[f"{metric}_reported"]
@@ -71,7 +71,13 @@ def leaderboard_frame(runs: Path | Sequence[Path], reported_main: pd.DataFrame) 
     frame["_name"] = frame["method"].str.lower()
     frame = frame.sort_values(["_dataset", "status", "auc_mean", "auc_reported", "_name"],
                               ascending=[True, False, False, False, True], na_position="last", kind="stable")
-    columns = ["dataset", "method", "status", *[f"{m}_{s}" for m in METRICS
+    columns = ["dataset", "method", "status", *[f"{m}_{s}" for m in board_metrics(frame)
                                                   for s in ("mean", "std", "n", "reported", "diff")],
                *[c for c in CONFIG_COLUMNS if c != "data_overrides"], "source", "paper_method"]
     return frame.reindex(columns=columns).reset_index(drop=True)
+
+
+def board_metrics(board: pd.DataFrame) -> tuple[str, ...]:
+    """The metrics a leaderboard shows: every image metric, and each localisation metric that some row has."""
+    shown = [m for m in LOCALISATION_METRICS if f"{m}_mean" in board and board[f"{m}_mean"].notna().any()]
+    return (*METRICS, *shown)

@@ -12,7 +12,7 @@ import pandas as pd
 
 from bench.metric_table import metric_label
 from bench.report.names import dataset_label
-from bench.report.table import ReportTable, seeds_note, split_note, threshold_note
+from bench.report.table import ReportTable, localisation_note, seeds_note, split_note, threshold_note
 
 MISSING = "-"
 MARK_WORDS = {"latex": ("bold", "underlined"), "html": ("bold", "underlined"), "md": ("bold", "in italics")}
@@ -78,7 +78,7 @@ def caption(table: ReportTable, fmt: str, *, title: str = "Test-split results") 
     values = ("mean [95% stratified bootstrap CI of the seed mean]" if table.ci_low is not None
               else "mean ± std") + f" over {seeds_note(table)}"
     bold, second = MARK_WORDS[fmt]
-    parts = [f"{title} on {names}: {values}.", threshold_note(table),
+    parts = [f"{title} on {names}: {values}.", threshold_note(table), localisation_note(table),
              f"Best per column in {bold}, second {second}.", f"({split_note(table)})"]
     return " ".join(p for p in parts if p)
 

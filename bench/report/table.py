@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from bench.metric_table import HIGHER_IS_BETTER, THRESHOLDED
+from bench.metric_table import HIGHER_IS_BETTER, LOCALISATION_METRICS, THRESHOLDED
 from bench.report.collect import aggregate, distinguishing_labels
 from bench.report.names import dataset_sort_key
 
@@ -118,6 +118,15 @@ def threshold_note(table: ReportTable) -> str:
         return f"Thresholded metrics use threshold policy {next(iter(per_dataset.values()))}."
     listed = "; ".join(f"{policy} on {dataset}" for dataset, policy in per_dataset.items())
     return f"Thresholded metrics use threshold policy {listed}."
+
+
+def localisation_note(table: ReportTable) -> str:
+    """What the localisation columns measure, where the table has any."""
+    if not set(table.metrics) & set(LOCALISATION_METRICS):
+        return ""
+    return ("Localisation metrics score the anomaly maps against the lesion masks of the test images (normal images "
+            "all negative; AUPRO up to a pixel FPR of 0.3; Hit rate: the map's maximum inside the mask); \"-\": no "
+            "localisation ground truth on that data set, or no anomaly maps from that method.")
 
 
 def uniform_seeds(table: ReportTable) -> int | None:
