@@ -133,20 +133,35 @@ def fake_uuid(index: int) -> str:
     return f"{index:08x}-0000-4000-8000-{index:012x}"
 
 
+RSNA_BOXES = ((4.0, 5.0, 8.0, 9.0), (18.0, 6.0, 7.0, 10.0))  # x, y, width, height in the DICOM's pixels
+
+
+def paint_boxes(pixels: np.ndarray, boxes: list[tuple[float, float, float, float]], value: int) -> np.ndarray:
+    """`pixels` with every (x_min, y_min, x_max, y_max) box filled with `value` (integer pixel edges)."""
+    out = pixels.copy()
+    for x0, y0, x1, y1 in boxes:
+        out[int(y0) : int(y1), int(x0) : int(x1)] = value
+    return out
+
+
 def write_rsna_tree(root: Path, *, normal: int, opacity: int, other: int = 2, size: int = 32,
-                    syntax: str = "jpeg-baseline") -> dict[str, int]:
+                    syntax: str = "jpeg-baseline", dark_with_bright_boxes: bool = False) -> dict[str, int]:
     """The Kaggle RSNA Pneumonia layout: stage_2_train_images/<patientId>.dcm (8-bit MONOCHROME2, JPEG
-    baseline like the real files), stage_2_train_labels.csv (one row per box) and
-    stage_2_detailed_class_info.csv. Returns {patientId: label} of the Normal (0) and Lung Opacity (1)
-    patients."""
+    baseline like the real files), stage_2_train_labels.csv (one row per box: RSNA_BOXES, the first or both)
+    and stage_2_detailed_class_info.csv. With `dark_with_bright_boxes`, every image is black with its boxes
+    white, so decoded pixels show where the boxes went. Returns {patientId: label} of the Normal (0) and Lung
+    Opacity (1) patients."""
     labels, class_rows, box_rows = {}, [], []
     kinds = ["Normal"] * normal + ["Lung Opacity"] * opacity + ["No Lung Opacity / Not Normal"] * other
     for index, kind in enumerate(kinds):
         pid = fake_uuid(index)
-        write_dicom(root / "stage_2_train_images" / f"{pid}.dcm", ramp(size, seed=index), syntax=syntax,
-                    patient_id=pid)
+        boxes = list(RSNA_BOXES[: 1 + index % 2]) if kind == "Lung Opacity" else []
+        pixels = ramp(size, seed=index)
+        if dark_with_bright_boxes:
+            pixels = paint_boxes(np.zeros_like(pixels), [(x, y, x + w, y + h) for x, y, w, h in boxes], 255)
+            pixels[-1, -1] = 1  # never constant
+        write_dicom(root / "stage_2_train_images" / f"{pid}.dcm", pixels, syntax=syntax, patient_id=pid)
         if kind == "Lung Opacity":
-            boxes = [(4.0, 5.0, 8.0, 9.0), (18.0, 6.0, 7.0, 10.0)][: 1 + index % 2]
             box_rows += [(pid, *box, 1) for box in boxes]
             class_rows += [(pid, kind)] * len(boxes)
             labels[pid] = 1
@@ -165,29 +180,37 @@ def write_rsna_tree(root: Path, *, normal: int, opacity: int, other: int = 2, si
 VINDR_FINDINGS = ("Aortic enlargement", "Cardiomegaly", "Pleural thickening", "Pulmonary fibrosis")
 
 
+VINDR_BOX = (3.0, 4.0, 20.0, 25.0)  # x_min, y_min, x_max, y_max
+
+
 def write_vindr_tree(root: Path, *, normal: int, abnormal: int, size: int = 32, image_format: str = "dicom",
-                     monochrome1_every: int = 3) -> dict[str, int]:
+                     monochrome1_every: int = 3, height: int | None = None,
+                     reader_boxes: tuple[tuple[float, float, float, float] | None, ...] | None = None
+                     ) -> dict[str, int]:
     """The VinBigData Kaggle layout: train/<image_id>.dcm (12-bit; every `monochrome1_every`-th one
     MONOCHROME1) or train/<image_id>.png, and train.csv with three radiologists' rows per image (official
-    columns). An abnormal image has a finding from at least one radiologist. Returns {image_id: label}."""
+    columns). Images are `height` (default `size`) rows by `size` columns. An abnormal image has a finding
+    (VINDR_BOX) from one radiologist, or with `reader_boxes`, from radiologist R1, R2, R3 the box at that
+    position (None: "No finding"). Returns {image_id: label}."""
     labels, rows = {}, []
+    height = height or size
     for index in range(normal + abnormal):
         image_id = f"{index:032x}"
         label = int(index >= normal)
         labels[image_id] = label
         if image_format == "dicom":
-            pixels = ramp(size, seed=index, high=4095, dtype=np.uint16)
+            pixels = np.resize(ramp(size, seed=index, high=4095, dtype=np.uint16), (height, size))
             mono1 = monochrome1_every and index % monochrome1_every == 0
             if mono1:
                 pixels = 4095 - pixels
             write_dicom(root / "train" / f"{image_id}.dcm", pixels, bits_stored=12,
                         photometric="MONOCHROME1" if mono1 else "MONOCHROME2", patient_id=image_id)
         else:
-            write_png(root / "train" / f"{image_id}.png", ramp(size, seed=index))
+            write_png(root / "train" / f"{image_id}.png", np.resize(ramp(size, seed=index), (height, size)))
         for rad in (1, 2, 3):
-            if label and rad == 1 + index % 3:
+            box = reader_boxes[rad - 1] if reader_boxes is not None else (VINDR_BOX if rad == 1 + index % 3 else None)
+            if label and box is not None:
                 finding = VINDR_FINDINGS[index % len(VINDR_FINDINGS)]
-                box = (3.0, 4.0, 20.0, 25.0)
                 rows.append((image_id, finding, VINDR_FINDINGS.index(finding), f"R{rad}", *box))
             else:
                 rows.append((image_id, "No finding", 14, f"R{rad}", None, None, None, None))
