@@ -1,11 +1,12 @@
-# `make demo`: full benchmark on the built-in synthetic data set. `make test`: the test suite.
-# Both create .venv when missing and install the project into it.
+# `make demo`: full benchmark on the built-in synthetic data set. `make test`: the test suite (what CI runs);
+# `make test-fast`: the same without the `slow` tests (learning checks). All create .venv when missing and install
+# the project into it.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 RUNS ?= results/runs
 
-.PHONY: demo test lint bench clean-runs
+.PHONY: demo test test-fast pdflatex lint bench clean-runs
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,12 +18,17 @@ demo: $(BIN)/.installed
 	$(BIN)/bench run --methods all --dataset synthetic --preset smoke --runs $(RUNS)
 	$(BIN)/bench report --dataset synthetic --runs $(RUNS)
 
-test: $(BIN)/.installed
+test: $(BIN)/.installed pdflatex
+	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
+
+test-fast: $(BIN)/.installed pdflatex
+	HF_HUB_OFFLINE=1 $(BIN)/pytest -q -m "not slow"
+
+pdflatex:
 	@# pdflatex for the LaTeX-table tests: Debian's texlive-latex-base + texlive-latex-recommended (booktabs), ~40 s
 	command -v pdflatex >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
 	  texlive-latex-base texlive-latex-recommended; }
-	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
