@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import math
 import textwrap
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import matplotlib as mpl
 import numpy as np
@@ -109,4 +109,24 @@ def histogram_figure(score_sets: Sequence[tuple[str, np.ndarray, np.ndarray]], b
         ax.set_visible(False)
     figure.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center", ncols=2, frameon=False)
     figure.supxlabel("Anomaly score (test split)", fontsize=8)
+    return figure
+
+
+def loss_figure(iterations: np.ndarray, losses: Mapping[str, np.ndarray], title: str) -> Figure:
+    """A GAN's training losses (its losses.csv): one small panel per loss against the iteration, own y scale each
+    (critic and generator losses differ by orders of magnitude)."""
+    n = max(len(losses), 1)
+    columns = min(n, 3)
+    rows = math.ceil(n / columns)
+    figure = Figure(figsize=(COLUMN_WIDTH_IN if columns < 3 else PAGE_WIDTH_IN, 0.6 + 1.45 * rows),
+                    layout="constrained")
+    axes = figure.subplots(rows, columns, squeeze=False).ravel()
+    for ax, (name, values) in zip(axes, losses.items(), strict=False):
+        ax.plot(iterations, values, color=OKABE_ITO[0], linewidth=0.9)
+        ax.set_title(name, fontsize=7)
+        ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 4))
+    for ax in axes[len(losses):]:
+        ax.set_visible(False)
+    figure.suptitle(wrap(title, 70), fontsize=8)
+    figure.supxlabel("Iteration", fontsize=8)
     return figure
