@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from bench.errors import BenchError
-from bench.metric_table import METRICS, TABLE, parse_metrics
+from bench.metric_table import ALL_METRICS, METRICS, TABLE, parse_metrics
 
 app = typer.Typer(help="Benchmark medical-image anomaly detectors.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -27,7 +27,7 @@ data_app = typer.Typer(help="Prepare and verify data sets.", no_args_is_help=Tru
 app.add_typer(data_app, name="data")
 # Piped output (logs, CI) gets a width that fits the results table instead of rich's 80-column default.
 console = Console(width=None if sys.stdout.isatty() else 120)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160, soft_wrap=True)  # one line each
 
 RunsOption = Annotated[Path, typer.Option("--runs", help="Folder of run records.")]
 RootOption = Annotated[Path | None, typer.Option("--root", help="Data folder (else $BENCH_DATA_<NAME>).")]
@@ -136,11 +136,12 @@ def run_command(
 
 def _print_outcomes(summary, dataset: str, split_id: str) -> None:
     table = Table(title=f"{dataset} (split {split_id}), test split")
-    for column in ("method", "seed", "status", *(m.label for m in TABLE)):
+    shown = [m for m in TABLE if m.key in summary.columns]  # the image metrics (localisation: bench report)
+    for column in ("method", "seed", "status", *(m.label for m in shown)):
         text_column = column in ("method", "status")
         table.add_column(column, justify="left" if text_column else "right", no_wrap=text_column)
     for row in summary.itertuples(index=False):
-        values = [getattr(row, m.key) for m in TABLE]
+        values = [getattr(row, m.key) for m in shown]
         cells = ["-" if v is None else f"{v:.3f}" for v in values]
         status = {"failed": "[red]failed[/red]", "skipped": "done before", "busy": "running elsewhere"}.get(
             row.status, row.status)
@@ -238,9 +239,11 @@ def reported_warnings(strict: bool) -> Iterator[None]:
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        yield
-    for warning in caught:
-        err_console.print(f"warning: {warning.message}", highlight=False, markup=False)
+        try:
+            yield
+        finally:  # also when the command fails: e.g. "no complete runs" because every run was left out
+            for warning in caught:
+                err_console.print(f"warning: {warning.message}", highlight=False, markup=False)
     skipped = sum(issubclass(w.category, SkippedRunWarning) for w in caught)
     if strict and skipped:
         err_console.print(f"--strict: {skipped} run folder(s) left out (named above)", highlight=False)
@@ -254,8 +257,8 @@ def report_command(
     fmt: Annotated[str, typer.Option("--format", help="latex | md | csv | html")] = "md",
     standalone: Annotated[bool, typer.Option("--standalone", help="A complete document (LaTeX: pdflatex "
                                              "compiles it; HTML: a page).")] = False,
-    metrics: Annotated[str | None, typer.Option("--metrics", help=f"Comma-separated, from {', '.join(METRICS)} "
-                                                "[default: all].")] = None,
+    metrics: Annotated[str | None, typer.Option("--metrics", help=f"Comma-separated, from {', '.join(ALL_METRICS)} "
+                                                f"[default: {','.join(METRICS)}].")] = None,
     ci: Annotated[bool, typer.Option("--ci", help="Mean with a 95% bootstrap CI instead of ± std.")] = False,
     compare: Annotated[str | None, typer.Option("--compare", help="Methods to test pairwise (DeLong, "
                                                 "same test images), e.g. healthygan,sagan.")] = None,
@@ -309,6 +312,23 @@ def leaderboard_command(
     with reported_warnings(strict):
         for path in write_leaderboard(runs or [Path("results/runs")], to, reported):
             console.print(str(path), highlight=False)
+
+
+@app.command("site")
+def site_command(
+    runs: RunsTreesOption = None,
+    to: Annotated[Path, typer.Option("--to", help="Output folder (new, empty, or a site written before).")] = Path(
+        "site"),
+    reported: Annotated[Path | None, typer.Option("--reported", help="The papers' numbers [default: the copy "
+                                                  "bench ships].")] = None,
+    strict: StrictOption = False,
+) -> None:
+    """Write the leaderboard as a static website (open TO/index.html, or push TO to any static host)."""
+    from bench.report.site.build import write_site
+
+    with reported_warnings(strict):
+        index = write_site(runs or [Path("results/runs")], to, reported)
+    console.print(f"site written: {index} ({index.resolve().as_uri()})", highlight=False, soft_wrap=True)
 
 
 @app.command("compare")
