@@ -23,4 +23,8 @@ def test_wheel_contains_every_module(tmp_path):
     expected |= {f"bench/datasets/{p.relative_to(ROOT / 'datasets')}" for p in (ROOT / "datasets").rglob("*.py")}
     missing = sorted(expected - names)
     assert not missing, f"modules missing from the wheel (add their packages to pyproject.toml): {missing}"
+    site = ROOT / "bench" / "report" / "site"
+    data = {f"bench/{p.relative_to(ROOT / 'bench')}" for folder in ("templates", "static")
+            for p in (site / folder).iterdir()}
+    assert data and not sorted(data - names), "bench site's templates/static missing (pyproject package-data)"
     assert not any(n.startswith(("methods/", "datasets/")) for n in names), "no top-level methods/datasets"
