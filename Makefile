@@ -5,8 +5,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 RUNS ?= results/runs
+SITE ?= site
 
-.PHONY: demo test test-fast pdflatex lint bench clean-runs
+.PHONY: demo test test-fast pdflatex chromium lint bench clean-runs
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,11 +18,12 @@ $(BIN)/.installed: pyproject.toml
 demo: $(BIN)/.installed
 	$(BIN)/bench run --methods all --dataset synthetic --preset smoke --runs $(RUNS)
 	$(BIN)/bench report --dataset synthetic --runs $(RUNS)
+	$(BIN)/bench site --runs $(RUNS) --to $(SITE)
 
-test: $(BIN)/.installed pdflatex
+test: $(BIN)/.installed pdflatex chromium
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
 
-test-fast: $(BIN)/.installed pdflatex
+test-fast: $(BIN)/.installed pdflatex chromium
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q -m "not slow"
 
 pdflatex:
@@ -29,6 +31,11 @@ pdflatex:
 	command -v pdflatex >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
 	  texlive-latex-base texlive-latex-recommended; }
+
+chromium:
+	@# a headless browser for the leaderboard site's tests (tests/report/test_site.py): Debian's chromium
+	command -v chromium >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
