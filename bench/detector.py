@@ -64,11 +64,6 @@ class ImageSet:
         """The same images with every label set to -1 (how unlabeled training data reaches `fit`)."""
         return ImageSet(self.images, np.full(len(self), -1, dtype=np.int64), self.ids, None)
 
-    def to_tensor(self, device: torch.device | str = "cpu", indices: Any = slice(None)) -> torch.Tensor:
-        """Images (or those at `indices`) as float32 in [-1, 1] on `device`; uint8 travels, the device normalises."""
-        batch = torch.from_numpy(np.ascontiguousarray(self.images[indices])).to(device, non_blocking=True)
-        return batch.float().div_(127.5).sub_(1.0)
-
     @classmethod
     def concatenate(cls, sets: list[ImageSet]) -> ImageSet:
         """One set holding all images of `sets`, in order."""

@@ -30,9 +30,3 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     os.environ.setdefault("PYTHONHASHSEED", str(seed))
 
-
-def seeded_generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
-    """A torch generator for code that must not disturb (or depend on) the global RNG."""
-    generator = torch.Generator(device=device)
-    generator.manual_seed(seed)
-    return generator
