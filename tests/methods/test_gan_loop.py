@@ -64,11 +64,14 @@ class InterruptAt(Progress):
             done = completed
 
             def advance(self, n=1, **fields):
-                self.done += n
-                if self.done >= outer.iteration:
-                    raise KeyboardInterrupt
+                before, self.done = self.done, self.done + n
+                if before < outer.iteration <= self.done:
+                    outer.interrupt()
 
         return Bar()
+
+    def interrupt(self) -> None:
+        raise KeyboardInterrupt
 
 
 def make_loop(folder: Path | None, steps: TinySteps | None = None, iterations: int = 12, progress=None,
@@ -121,18 +124,8 @@ class SignalAt(InterruptAt):
         super().__init__(iteration)
         self.signum = signum
 
-    def task(self, description, total=None, completed=0):
-        outer = self
-
-        class Bar(ProgressTask):
-            done = completed
-
-            def advance(self, n=1, **fields):
-                self.done += n
-                if self.done == outer.iteration:
-                    os.kill(os.getpid(), outer.signum)
-
-        return Bar()
+    def interrupt(self) -> None:
+        os.kill(os.getpid(), self.signum)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
