@@ -21,6 +21,7 @@ demo: $(BIN)/.installed
 	$(BIN)/bench site --runs $(RUNS) --to $(SITE)
 
 test: $(BIN)/.installed pdflatex chromium
+	$(BIN)/ruff check .
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
 
 test-fast: $(BIN)/.installed pdflatex chromium
