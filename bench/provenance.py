@@ -12,6 +12,8 @@ from typing import Any
 
 import torch
 
+from bench.device import choose_device
+
 PACKAGES = ("medad-bench", "torch", "torchvision", "numpy", "scikit-learn", "pandas", "anomalib", "pytorch-fid",
             "pydicom")
 
@@ -41,9 +43,13 @@ def git_commit(path: Path | None = None) -> dict[str, Any]:
         return {"commit": None, "dirty": None}
 
 
-def device_info(device: torch.device) -> dict[str, Any]:
-    """The device a run used, with the GPU's name where there is one."""
+def device_info(device: torch.device, requested: str | None = None) -> dict[str, Any]:
+    """The device a run used, with the GPU's name where there is one; with `requested` (the run's `--device`),
+    also what was asked for and why this device was chosen."""
     info: dict[str, Any] = {"device": str(device), "host": platform.node(), "cpu_threads": torch.get_num_threads()}
+    if requested is not None:
+        choice = choose_device(requested)
+        info.update(requested=choice.requested, reason=choice.reason)
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info

@@ -25,7 +25,8 @@ class GANDetector(RestorationScoring, Detector):
 
     def _accel(self) -> Accel:
         c = self.config
-        return Accel.for_device(self.device, amp=c.amp, channels_last=c.channels_last, compile=c.compile)
+        return Accel.for_device(self.device, amp=c.amp, channels_last=c.channels_last, compile=c.compile,
+                                mode=c.accel)
 
     def _fit(self, data: TrainData, val: Any | None) -> None:
         seed_everything(self.seed)
@@ -38,7 +39,9 @@ class GANDetector(RestorationScoring, Detector):
                              accel=accel, workdir=self.workdir, progress=self.progress,
                              score=self._score_during_fit, translate=self._translate, val=val,
                              on_checkpoint=self._save_samples)
-        self.generator_ = generator.eval()
+        # Plain NCHW weights: scores after fit are bit-identical to a saved-and-loaded detector's (channels_last
+        # weights take other convolution kernels, which round differently).
+        self.generator_ = generator.to(memory_format=torch.contiguous_format).eval()
         self.train_info_ = {**result.info(), "accel": accel.info(),
                             "parameters": {"G": count_parameters(generator), "D": count_parameters(critic)}}
         if result.selection["policy"] != "last":  # with `last`, the final checkpoint's grid shows these weights

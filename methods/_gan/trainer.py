@@ -54,6 +54,7 @@ class GANConfig(Protocol):
     log_every: int
     fid_holdout: int
     fid_weights: Path | None
+    accel: Literal["auto", "on", "off"]
     amp: bool
     channels_last: bool
     compile: bool

@@ -8,15 +8,17 @@ Ablations of the paper's Table 3 are switches: `acm=false` (whole images, no pos
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Literal
 
-from bench.config import Channels, Fraction, ImageSize, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
+from bench.config import Channels, Fraction, ImageSize, PositiveFloat, PositiveInt
+from bench.methods._gan.config import GANBaseConfig
 
 
 @dataclasses.dataclass(frozen=True)
-class SAGANConfig:
-    """Defaults are the paper's (METHODS.md): 64 x 64, 1 channel, N = 2, lr 5e-5, batch 64, 100k iterations."""
+class SAGANConfig(GANBaseConfig):
+    """Defaults are the paper's (METHODS.md): 64 x 64, 1 channel, N = 2, lr 5e-5, batch 64, 100k iterations. The
+    networks' widths (g_conv_dim 64 gives G 44.8M parameters; the paper: about 45M), the WGAN-GP, identity and
+    restoration weights, Adam betas, logging and speed settings are `GANBaseConfig`'s."""
 
     # Data as the networks see it.
     image_size: ImageSize | None = 64  # None: the data set's protocol size; else resized on the device
@@ -24,45 +26,25 @@ class SAGANConfig:
     hflip: bool = False  # METHODS.md names no augmentation for SAGAN; a flip would also swap patch positions
     # Generator: ACM, ARRM, Bernoulli-gated output. The fusion enlarges decoder stage 1 in two x2 ConvTranspose +
     # IN + ReLU steps, as the authors' code does (it used one x4 step before, with 0.39M more parameters).
-    g_conv_dim: PositiveInt = 64  # 64 gives 44.8M parameters (the paper: about 45M)
-    g_res_blocks: NonNegativeInt = 6
     n_patches: PositiveInt = 2  # N: N x N patches per image
     acm: bool = True  # anatomical consistency: patches + positional codes
     arrm: bool = True  # abnormal region restoration: attention-gated decoder + multi-level fusion
     keep_prob: Fraction = 0.95  # Bernoulli keep probability of delta in training
     gate_at_test: bool = False  # True: keep the Bernoulli gate at test as the public code does (random scores)
-    # Critic: HealthyGAN's PatchGAN D.
-    d_conv_dim: PositiveInt = 64
-    d_repeat_num: PositiveInt | None = None  # None: 6, capped so the critic's output map stays >= 1 x 1
-    critic_init: Literal["pytorch", "he"] = "pytorch"  # "he": see Critic; the public code keeps PyTorch's init
-    # Pseudo-anomalies and losses (paper Eq. 3-6). A pseudo-anomaly's patch comes from another image of the whole
-    # normal training set, as in the authors' code (bench took it from another image of the same batch before).
+    # Pseudo-anomalies (paper Eq. 3-6; lambda_rec weighs their restoration). A pseudo-anomaly's patch comes from
+    # another image of the whole normal training set, as in the authors' code (bench took it from another image
+    # of the same batch before).
     pseudo_anomalies: bool = True
-    lambda_gp: NonNegativeFloat = 10.0
-    lambda_id: NonNegativeFloat = 1.0
-    lambda_rec: NonNegativeFloat = 1.0
     # Optimisation. The paper decays the lr "every 1000 iterations", but the public code's decay is negligible,
-    # so `paper` keeps it constant, as the code does in effect.
-    n_critic: PositiveInt = 2  # D steps per G step
+    # so `paper` keeps it constant (lr_decay=none), as the code does in effect.
     g_lr: PositiveFloat = 5e-5
     d_lr: PositiveFloat = 5e-5
-    beta1: Fraction = 0.5
-    beta2: Fraction = 0.999
-    lr_decay: Literal["none", "linear"] = "none"
     lr_decay_iters: PositiveInt = 50_000
     iterations: PositiveInt = 100_000  # D steps (one G step per n_critic of them)
     batch_size: PositiveInt = 64  # the paper's; the public training script used 32
-    # Checkpoints, selection, logging. Never the test split (the authors' code selected on it).
+    # Checkpoints and selection. Never the test split (the authors' code selected on it).
     selection: Literal["last", "val-auc", "val-auc-or-last", "fid"] = "last"
     checkpoint_every: PositiveInt = 5_000
-    log_every: PositiveInt = 100
-    fid_holdout: PositiveInt = 500  # held-out unlabeled and normal images each (at most a fifth of each set)
-    fid_weights: Path | None = None  # pytorch-fid Inception weights; None: torch's hub cache
-    # Speed (CUDA only; CPU always runs fp32 eager NCHW).
-    amp: bool = True  # bf16 autocast in training
-    channels_last: bool = True
-    compile: bool = False  # torch.compile of G (the critic cannot be compiled: double backward in the GP)
-    score_batch_size: PositiveInt = 64
 
 
 PRESETS: dict[str, SAGANConfig] = {
