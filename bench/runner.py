@@ -264,7 +264,7 @@ def _train_and_score(spec: RunSpec, prepared: PreparedData, folder: Path, device
     record.threshold_policy, record.test_oracle = str(policy), policy.uses_test
     record.metrics, record.ci95 = metrics, {k: list(v) for k, v in ci.items()}
     record.timings = {"score_test_s": score_seconds, "test_images_per_s": len(test) / max(score_seconds, 1e-9)}
-    record.memory, record.device = peak_memory_mb(torch_device), device_info(torch_device)
+    record.memory, record.device = peak_memory_mb(torch_device), device_info(torch_device, requested=device)
 
 
 def _write_scores(folder: Path, parts: Mapping[str, tuple[ImageSet | None, np.ndarray | None]]) -> None:
