@@ -18,7 +18,7 @@ from PIL import Image, ImageStat
 from typer.testing import CliRunner
 
 from bench.cli import app
-from bench.report.site.build import MANIFEST, write_site
+from bench.report.site.build import MANIFEST, NO_JEKYLL, write_site
 from bench.store import load_scores, read_record
 from tests.report.chromium import Page, chromium, find_chromium
 from tests.report.html_dom import Element, parse
@@ -123,7 +123,7 @@ def test_every_link_and_image_resolves_and_every_file_is_reachable_from_the_inde
         if current not in reached:
             reached.add(current)
             todo += [t for t in links.get(current, ()) if t.suffix == ".html"]
-    every_file = {p.resolve() for p in site.rglob("*") if p.is_file() and p.name != MANIFEST}
+    every_file = {p.resolve() for p in site.rglob("*") if p.is_file() and p.name not in (MANIFEST, NO_JEKYLL)}
     linked = reached | {t for page in reached for t in links[page]}
     assert every_file == linked, f"unreachable: {sorted(str(p) for p in every_file - linked)}"
 
@@ -234,21 +234,38 @@ def test_comparison_page_has_a_delong_row_per_pair_and_shared_seed(site, tree):
                for t in tests)
 
 
-def test_gan_loss_curves_appear_for_runs_with_losses_csv(tree, tmp_path):
+@pytest.fixture(scope="module")
+def small_site(tree, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A site of three runs: one with a GAN's losses.csv, and two seeds of another, one without a recall."""
     _, folders = tree
-    gan_like = copy_run(folders["hard_odd"][0], tmp_path / "runs")
+    runs = tmp_path_factory.mktemp("small") / "runs"
+    gan_like = copy_run(folders["hard_odd"][0], runs)
     (gan_like / "losses.csv").write_text("iteration,D/loss,G/adv,lr_scale\n10,9.9,0.3,1.0\n20,4.2,0.5,1.0\n"
                                          "30,1.1,0.6,0.5\n")
-    copy_run(folders["hard_pca"][0], tmp_path / "runs")
-    write_site([tmp_path / "runs"], tmp_path / "site")
+    copy_run(folders["hard_pca"][0], runs)
+    copy_run(folders["hard_pca"][1], runs, edit=lambda record: record["metrics"].pop("recall"))
+    write_site([runs], runs.parent / "site")
+    return runs.parent / "site"
+
+
+def test_gan_loss_curves_appear_for_runs_with_losses_csv(small_site):
     images = {}
-    for path in html_pages(tmp_path / "site" / "synthetic_hard"):
+    for path in html_pages(small_site / "synthetic_hard"):
         document, _ = parse(path)
         images[path.stem] = {Path(str(i.attrs["src"])).name: str(i.attrs["alt"]) for i in document.iter("img")}
     (odd,) = [v for k, v in images.items() if k.startswith("pca_v2")]
     (pca,) = [v for k, v in images.items() if k.startswith("pca-")]
     assert "D/loss, G/adv" in odd["losses-seed0.png"] and "lr_scale" not in odd["losses-seed0.png"]
     assert not any(name.startswith("losses") for name in pca)
+
+
+def test_a_metric_only_some_seeds_have_says_how_many_and_a_missing_one_shows_a_dash(small_site):
+    document, _ = parse(small_site / "index.html")
+    (pca,) = [r for r in rows(document, "configs-synthetic_hard", None) if r["Configuration"] == "pca"]
+    assert pca["Seeds"] == "2" and pca["Recall"].startswith("0.") and "(n=1)" in pca["Recall"]
+    assert "(n=" not in pca["Precision"]
+    (odd,) = [r for r in rows(document, "board-synthetic_hard", None) if r["Method"].startswith("pca_v2")]
+    assert odd["AUC paper"] == odd["AUC Δ"] == "-"
 
 
 def test_cli_writes_the_site_prints_its_index_and_drops_pages_of_runs_gone(tree, tmp_path):

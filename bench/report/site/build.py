@@ -20,6 +20,7 @@ from bench.report.site.images import configuration_images, dataset_images
 from bench.store import atomic_write, load_scores
 
 MANIFEST = ".bench-site"
+NO_JEKYLL = ".nojekyll"  # GitHub Pages: serve the files as they are (Jekyll would drop folders starting with _)
 
 
 def _asset(name: str) -> bytes:
@@ -30,6 +31,7 @@ def site_files(runs: Path | Sequence[Path], reported_path: Path | None = None) -
     """Every file of the site by its path relative to the site's root."""
     contents = gather(runs, main_table(load_reported(reported_path or SHIPPED_PATH)))
     files = {f"assets/{name}": _asset(name) for name in pages.ASSETS}
+    files[NO_JEKYLL] = b""
     files["index.html"] = pages.index_page(contents).encode()
     for content in contents:
         if not content.configurations:

@@ -90,7 +90,8 @@ def _ci(content: DatasetContent, entry: str, metric: str) -> str | None:
 def ours(row: pd.Series, metric: str, content: DatasetContent, entry: str | None, oracle: bool) -> Cell:
     """Mean ± std over seeds (`(n=k)` when only k seeds have the metric), its CI as a note, † on a test-oracle
     thresholded metric."""
-    mean, std, count, seeds = (row.get(f"{metric}_{s}") for s in ("mean", "std", "n", "n_seeds"))
+    mean, std, count = (row.get(f"{metric}_{s}") for s in ("mean", "std", "n"))
+    seeds = row.get("n_seeds")
     if missing(mean):
         return Cell(MISSING, "")
     shown = format_value(mean, std)
