@@ -1,9 +1,10 @@
 """Label-free FID (Heusel et al. 2017) with pytorch-fid's InceptionV3 (pool3, 2048 features).
 
-The weights come from torch's hub cache (`$TORCH_HOME/hub/checkpoints/pt_inception-2015-12-05-6726825d.pth`,
-where pytorch-fid keeps them) or from a local file given as `fid_weights`. Nothing is downloaded during a run
-(an offline machine would otherwise hang on the attempt): when neither file is there, `check_weights` raises
-a BenchError saying how to fetch them, before any training starts.
+The weights come from a local file given as `fid_weights`, or from torch's hub cache
+(`$TORCH_HOME/hub/checkpoints/pt_inception-2015-12-05-6726825d.pth`, where pytorch-fid keeps them). When the cache
+does not hold them, `check_weights` downloads them there once, before any training starts, if the network allows
+(the file is kept only when its sha256 starts with the 6726825d its name carries, torch.hub's convention); offline
+(HF_HUB_OFFLINE=1) or with the host unreachable it raises a BenchError at once, saying how to provide them.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench.downloads import download_unavailable_reason, download_verified
 from bench.errors import BenchError
 
-WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
+WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"  # pytorch_fid.inception.FID_WEIGHTS_URL's file
 WEIGHTS_URL = f"https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/{WEIGHTS_FILE}"
+WEIGHTS_SHA256_PREFIX = "6726825d"  # the hash prefix in the file's name: the first 8 hex digits of its sha256
 
 FeatureFn = Callable[[torch.Tensor], torch.Tensor]
 
@@ -58,15 +61,20 @@ def missing_weights_message(extra: str = "") -> str:
 
 
 def check_weights(weights: Path | None) -> Path:
-    """The weights file to use: `weights` when given, else the hub cache's; missing -> BenchError."""
+    """The weights file to use: `weights` when given, else the hub cache's, downloaded there (hash-checked) when
+    missing and the network allows; missing and not downloadable now -> BenchError, without waiting."""
     if weights is not None:
         weights = Path(weights).expanduser()
         if not weights.is_file():
             raise BenchError(f"fid_weights={weights} does not exist. " + missing_weights_message())
         return weights
-    if not default_weights_path().is_file():
-        raise BenchError(missing_weights_message())
-    return default_weights_path()
+    cached = default_weights_path()
+    if not cached.is_file():
+        reason = download_unavailable_reason(WEIGHTS_URL)
+        if reason:
+            raise BenchError(missing_weights_message(f" and {reason}"))
+        download_verified(WEIGHTS_URL, cached, WEIGHTS_SHA256_PREFIX)
+    return cached
 
 
 @contextlib.contextmanager

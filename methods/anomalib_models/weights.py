@@ -14,29 +14,21 @@ for run.json.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from bench.downloads import sha256, url_unreachable_reason
 from bench.errors import BenchError
 
 HUB_FILES = ("model.safetensors", "pytorch_model.bin")  # the order timm tries them in
 PROBE_TIMEOUT_S = 5.0
+__all__ = ["WeightsUnavailable", "sha256", "timm_weights", "torchvision_weights", "url_unreachable_reason"]
 
 
 class WeightsUnavailable(BenchError):
     """Pretrained weights are needed, not cached, and cannot be downloaded now."""
-
-
-def sha256(path: Path) -> str:
-    """Hex digest of a file (weights provenance for run.json)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _hub_source(model_name: str) -> tuple[str | None, str | None]:
@@ -145,17 +137,6 @@ def timm_weights(method: str, pretrained: bool, weights_file: Path | None,
         yield
     finally:
         timm.create_model = original
-
-
-def url_unreachable_reason(url: str) -> str | None:
-    """Why `url` cannot be fetched now, or None when a HEAD request gets through (torch.hub has no timeout)."""
-    import urllib.request
-
-    try:
-        urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=PROBE_TIMEOUT_S).close()
-    except Exception as exc:  # noqa: BLE001 - any failure to connect means "cannot download now"
-        return f"it cannot be downloaded now ({type(exc).__name__}: {exc})"
-    return None
 
 
 @contextlib.contextmanager

@@ -1,14 +1,18 @@
 """FID: the arithmetic against hand-computed values, the selection logic with a small local feature extractor,
-and pytorch-fid's Inception path with a local (random-weights) file."""
+and pytorch-fid's Inception path with a local (random-weights) file: cached, downloaded once (file:// URL, hash-checked)
+or refused at once offline."""
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 import pytest
 import torch
 
+from bench.downloads import sha256
 from bench.errors import BenchError
-from bench.methods._gan import FIDSelector, InceptionFeatures, fid_from_features, frechet_distance
+from bench.methods._gan import FIDSelector, InceptionFeatures, fid, fid_from_features, frechet_distance
 from bench.methods._gan.fid import WEIGHTS_FILE, check_weights
 
 
@@ -65,6 +69,7 @@ def inception_file(tmp_path_factory) -> object:
 
 def test_missing_inception_weights_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(BenchError, match="fid_weights=PATH"):
         check_weights(None)
     with pytest.raises(BenchError, match="does not exist"):
@@ -84,3 +89,60 @@ def test_inception_features_from_the_hub_cache(inception_file, tmp_path, monkeyp
     (checkpoints / WEIGHTS_FILE).write_bytes(inception_file.read_bytes())
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     assert InceptionFeatures("cpu").weights == checkpoints / WEIGHTS_FILE
+
+
+# --- fetched once where the network allows, hash-checked; offline fails at once ------------------------------------
+
+def test_offline_missing_weights_fail_at_once_naming_the_reason(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    start = time.perf_counter()
+    with pytest.raises(BenchError, match=r"offline mode is on \(HF_HUB_OFFLINE=1\).*fid_weights=PATH"):
+        check_weights(None)
+    assert time.perf_counter() - start < 1.0
+    assert not (tmp_path / "hub").exists()
+
+
+def test_an_unreachable_host_fails_at_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setattr(fid, "WEIGHTS_URL", "http://127.0.0.1:9/pt_inception.pth")  # nothing listens on port 9
+    with pytest.raises(BenchError, match="cannot be downloaded now"):
+        check_weights(None)
+    assert not (tmp_path / "hub").exists()
+
+
+def serve_from(monkeypatch, source, sha256_prefix: str) -> None:
+    """Point the weights' download at a local file (a file:// URL goes through the same urllib download)."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setattr(fid, "WEIGHTS_URL", source.resolve().as_uri())
+    monkeypatch.setattr(fid, "WEIGHTS_SHA256_PREFIX", sha256_prefix)
+
+
+def test_missing_weights_are_downloaded_once_into_the_hub_cache(inception_file, tmp_path, monkeypatch):
+    source = tmp_path / "served.pth"
+    source.write_bytes(inception_file.read_bytes())
+    serve_from(monkeypatch, source, sha256(source)[:8])
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "home"))
+    cached = tmp_path / "home" / "hub" / "checkpoints" / WEIGHTS_FILE
+    assert check_weights(None) == cached and cached.read_bytes() == source.read_bytes()
+    source.unlink()  # the second time reads the cache and never the network
+    assert InceptionFeatures("cpu").weights == cached
+
+
+def test_a_download_with_another_hash_is_not_kept(inception_file, tmp_path, monkeypatch):
+    digest = sha256(inception_file)
+    wrong = "0" * 8 if not digest.startswith("0" * 8) else "f" * 8
+    serve_from(monkeypatch, inception_file, wrong)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "home"))
+    with pytest.raises(BenchError, match="not the expected one"):
+        check_weights(None)
+    checkpoints = tmp_path / "home" / "hub" / "checkpoints"
+    assert not checkpoints.exists() or not any(checkpoints.iterdir())  # no partial or unchecked file left
+
+
+def test_the_expected_hash_is_the_prefix_in_pytorch_fids_file_name():
+    from pytorch_fid.inception import FID_WEIGHTS_URL
+
+    assert FID_WEIGHTS_URL.endswith(WEIGHTS_FILE)
+    assert WEIGHTS_FILE.removesuffix(".pth").rsplit("-", 1)[1] == fid.WEIGHTS_SHA256_PREFIX

@@ -141,6 +141,7 @@ def test_val_auc_or_last_selects_on_validation_only_where_there_is_one(tiny_data
 
 def test_fid_selection_without_inception_weights_fails_before_training(tiny_data, tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # where the network is up, the weights would be downloaded instead
     with pytest.raises(BenchError, match="fid_weights=PATH"):
         detector(tmp_path / "run", selection="fid").fit(train_data(tiny_data))
     assert not (tmp_path / "run" / "checkpoints").exists()
