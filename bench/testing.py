@@ -83,13 +83,17 @@ class Subject:
         return self.data.split("test")
 
     def build(self, *, seed: int | None = None, folder: str | None = None) -> Detector:
-        """A new, unfitted detector of the preset on the CPU (`folder`: its own work folder under `workdir`)."""
-        workdir = None if folder is None else self.workdir / folder
+        """A new, unfitted detector of the preset on the CPU; `folder`: a new work folder under `workdir` whose name
+        starts so (never an old one: a method that resumes from checkpoints would resume instead of fitting)."""
+        workdir = None
+        if folder is not None:
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            workdir = Path(tempfile.mkdtemp(prefix=f"{folder}-", dir=self.workdir))
         return self.detector_class.from_preset(self.preset, seed=self.seed if seed is None else seed,
                                                device="cpu", workdir=workdir)
 
     def fit_new(self, *, seed: int | None = None, folder: str = "fit") -> tuple[Detector, object]:
-        """Build and fit a detector in its own folder, as a run does (with the validation split); returns the
+        """Build and fit a detector in a new folder, as a run does (with the validation split); returns the
         detector and what `fit` returned."""
         detector = self.build(seed=seed, folder=folder)
         returned = detector.fit(train_data(self.data, self.detector_class), val=self.data.split("val"))
@@ -194,7 +198,7 @@ def check_save_load_gives_identical_scores(subject: Subject) -> None:
 
 
 def check_same_seed_gives_same_scores(subject: Subject) -> None:
-    """A second fit with the same seed (in its own work folder: nothing to resume) gives the same scores."""
+    """A second fit with the same seed (in a new work folder: nothing to resume) gives the same scores."""
     detector = subject.fitted()
     again, _ = subject.fit_new(seed=detector.seed, folder="refit")
     np.testing.assert_allclose(again.score(subject.test), detector.score(subject.test), rtol=1e-5, atol=1e-6,
