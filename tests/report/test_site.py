@@ -182,6 +182,16 @@ def test_every_configuration_is_listed_and_test_oracle_thresholds_are_marked(sit
         assert ("†" in row["F1"]) == ("†" in row["Recall"]) == oracle and "†" not in row["AUC"]
 
 
+def test_localisation_metrics_have_our_column_and_no_paper_column(site, tree):
+    _, folders = tree
+    document, _ = parse(site / "index.html")
+    (pca,) = [r for r in rows(document, "configs-synthetic") if r["Configuration"] == "pca (val-f1)"]
+    pixel = [read_record(f).localisation["metrics"]["pixel_auroc"] for f in folders["pca"]]
+    assert float(pca["Pixel AUROC"]) == pytest.approx(sum(pixel) / len(pixel), abs=1e-9)
+    (board,) = rows(document, "board-synthetic")[:1]
+    assert "Pixel AUROC" in board and "Pixel AUROC paper" not in board and "AUC paper" in board
+
+
 def test_configuration_page_has_provenance_metrics_per_seed_and_figures(site, tree):
     _, folders = tree
     index, _ = parse(site / "index.html")

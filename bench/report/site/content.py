@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.metric_table import METRICS
+from bench.metric_table import LOCALISATION_METRICS, METRICS
 from bench.record import RunRecord
 from bench.report import significance
 from bench.report.bootstrap import add_ci
@@ -63,6 +63,7 @@ class DatasetContent:
     table: ReportTable | None
     frame: pd.DataFrame  # the runs_frame rows of this data set
     delong: pd.DataFrame
+    metrics: tuple[str, ...] = METRICS  # the image metrics, and each localisation metric some run here has
 
     def configuration(self, entry: str | None) -> Configuration | None:
         """The configuration labelled `entry`, or None."""
@@ -118,7 +119,8 @@ def _dataset(name: str, slug: str, board: pd.DataFrame, frame: pd.DataFrame) -> 
     if runs.empty:
         return DatasetContent(name, slug, rows.assign(entry=None, selection=None), [], None, runs,
                               pd.DataFrame(columns=significance.COLUMNS))
-    table = add_ci(build_table(runs, [name], METRICS))
+    metrics = (*METRICS, *(m for m in LOCALISATION_METRICS if m in runs and runs[m].notna().any()))
+    table = add_ci(build_table(runs, [name], metrics))
     summary = table.summary
     chosen = select_configurations(summary)[["method", "entry", "selection"]]
     rows = rows.merge(chosen, on="method", how="left")
@@ -129,7 +131,7 @@ def _dataset(name: str, slug: str, board: pd.DataFrame, frame: pd.DataFrame) -> 
                       row["entry"] in set(chosen["entry"]))
         for slug_, (_, row) in zip(slugs, summary.iterrows(), strict=True)]
     configurations.sort(key=lambda c: (c.method.lower(), c.entry))
-    return DatasetContent(name, slug, rows, configurations, table, runs, _delong(table, runs))
+    return DatasetContent(name, slug, rows, configurations, table, runs, _delong(table, runs), metrics)
 
 
 def gather(runs: Path | Sequence[Path], reported_main: pd.DataFrame) -> list[DatasetContent]:

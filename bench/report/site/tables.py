@@ -123,9 +123,11 @@ def is_oracle(row: pd.Series) -> bool:
 def leaderboard_table(content: DatasetContent, where: str, link: Callable[[Configuration], str]) -> HtmlTable:
     """The data set's leaderboard: our chosen configuration per method beside the papers' rows, with Δ."""
     columns = [Column("Method"), Column("Status"), Column("Seeds", "number")]
-    for metric in METRICS:
+    for metric in content.metrics:  # no paper reports localisation: those get our column only
         label = metric_label(metric)
-        columns += [Column(label, "number"), Column(f"{label} paper", "number"), Column(f"{label} Δ", "number")]
+        columns += [Column(label, "number")]
+        if metric in METRICS:
+            columns += [Column(f"{label} paper", "number"), Column(f"{label} Δ", "number")]
     columns += [Column(c) for c in ("Checkpoint selection", "Threshold policy", "Preset", "Overrides", "Split",
                                     "Commit", "Date", "Paper")]
     rows = []
@@ -136,11 +138,12 @@ def leaderboard_table(content: DatasetContent, where: str, link: Callable[[Confi
         note = f"paper: {paper_name}" if not missing(paper_name) and paper_name != row["method"] else None
         cells = [dataclasses.replace(text(row["method"]), href=link(config) if config else None, note=note),
                  text(row["status"]), number(row["n_seeds"], ".0f")]
-        for metric in METRICS:
-            reported, diff = row[f"{metric}_reported"], row[f"{metric}_diff"]
-            cells += [ours(row, metric, content, None if config is None else config.entry, oracle),
-                      Cell(_paper_cell(reported, math.nan), "" if missing(reported) else f"{reported:.10g}"),
-                      number(diff, "+.3f")]
+        for metric in content.metrics:
+            cells.append(ours(row, metric, content, None if config is None else config.entry, oracle))
+            if metric in METRICS:
+                reported, diff = row[f"{metric}_reported"], row[f"{metric}_diff"]
+                cells += [Cell(_paper_cell(reported, math.nan), "" if missing(reported) else f"{reported:.10g}"),
+                          number(diff, "+.3f")]
         cells += [text(row["selection"]), threshold(row["threshold_policy"], oracle), text(row["preset"]),
                   text(row["overrides"]), _split(row), text(row["commit"]), text(row["date"]), text(row["source"])]
         rows.append(Row(cells, " ".join(c for c, on in (("oracle", oracle), ("paper-only", config is None)) if on)))
@@ -151,14 +154,14 @@ def leaderboard_table(content: DatasetContent, where: str, link: Callable[[Confi
 def configurations_table(content: DatasetContent, where: str, link: Callable[[Configuration], str]) -> HtmlTable:
     """Every method configuration that ran on the data set (the leaderboard shows one per method)."""
     columns = [Column("Configuration"), Column("Seeds", "number"),
-               *[Column(metric_label(m), "number") for m in METRICS],
+               *[Column(metric_label(m), "number") for m in content.metrics],
                *[Column(c) for c in ("Checkpoint selection", "Threshold policy", "Preset", "Overrides", "Split",
                                      "On the leaderboard")]]
     rows = []
     for config in content.configurations:
         row, oracle = config.row, is_oracle(config.row)
         cells = [dataclasses.replace(text(config.entry), href=link(config)), number(row["n_seeds"], ".0f"),
-                 *[ours(row, m, content, config.entry, oracle) for m in METRICS],
+                 *[ours(row, m, content, config.entry, oracle) for m in content.metrics],
                  text(row["selection"]), threshold(row["threshold_policy"], oracle), text(row["preset"]),
                  text(_overrides_text(row)), _split(row), text("yes" if config.chosen else "no")]
         rows.append(Row(cells, "oracle" if oracle else ""))
@@ -171,10 +174,10 @@ def summary_table(config: Configuration, content: DatasetContent, paper: pd.Seri
     columns = [Column("Metric"), Column("Mean ± std", "number"), Column("95% CI"), Column("Seeds", "number"),
                Column("Paper", "number"), Column("Δ (ours − paper)", "number")]
     rows, oracle = [], is_oracle(config.row)
-    for metric in METRICS:
+    for metric in content.metrics:
         value = ours(config.row, metric, content, config.entry, oracle)
-        reported = math.nan if paper is None else paper[f"{metric}_reported"]
-        diff = math.nan if paper is None else paper[f"{metric}_diff"]
+        reported = paper[f"{metric}_reported"] if paper is not None and metric in METRICS else math.nan
+        diff = paper[f"{metric}_diff"] if paper is not None and metric in METRICS else math.nan
         rows.append(Row([text(metric_label(metric)), dataclasses.replace(value, note=None),
                          text(value.note.removeprefix("95% CI ") if value.note else None),
                          number(config.row[f"{metric}_n"], ".0f"),
