@@ -97,36 +97,32 @@ def run_command(
 ) -> None:
     """Train every selected method on a data set, score the test split, write run records."""
     from bench import registry, runner
-    from bench.config import parse_assignments
     from bench.device import resolve_device
+    from bench.executors.grid import run_grid
     from bench.progress import RichProgress
     from bench.store import check_writable
+    from bench.sweep import plan_sweep
 
     if executor not in ("local", "ray"):
         raise BenchError(f"--executor must be local or ray, got {executor!r}")
     resolve_device(device)
     names = registry.resolve_method_names(methods)
-    specs = runner.plan(names, dataset, parse_seeds(seeds), preset, parse_assignments(overrides or []), threshold)
+    grid = plan_sweep(names, dataset, parse_seeds(seeds), preset, overrides or [], threshold)  # --set k=v1,v2: a sweep
     check_writable(runs)
-    adapter = _adapter(dataset, root, specs[0].data_overrides)
+    if len(grid.points) > 1:
+        console.print(grid.table())
     command = ["bench", *sys.argv[1:]]
     try:
         with RichProgress(console) as progress:
-            prepared = adapter.prepare(progress)
-            if executor == "ray":
-                from bench.executors.ray_executor import run_on_ray
-
-                outcomes = run_on_ray(specs, adapter, runs, device=device, force=force, wait=wait, progress=progress,
-                                      command=command)
-            else:
-                from bench.executors.local import run_local
-
-                outcomes = run_local(specs, prepared, runs, device=device, force=force, wait=wait,
-                                     progress=progress, command=command)
+            outcomes, prepared = run_grid(grid.groups(), root, runs, executor=executor, device=device, force=force,
+                                          wait=wait, progress=progress, command=command)
     except runner.RunInterrupted as exc:
         err_console.print(exc.message, highlight=False, markup=False)
         raise typer.Exit(130) from None
-    _print_outcomes(runner.summarize(outcomes), dataset, prepared.split_id)
+    summary = runner.summarize(outcomes)
+    if grid.sweep.swept:
+        summary.insert(1, "setting", [grid.label(o.spec) for o in outcomes])
+    _print_outcomes(summary, dataset, ", ".join(dict.fromkeys(p.split_id for p in prepared)))
     for outcome in outcomes:
         if outcome.status == "busy":
             err_console.print(f"skipped {outcome.folder}: {outcome.error}", highlight=False, markup=False)
@@ -137,15 +133,16 @@ def run_command(
 def _print_outcomes(summary, dataset: str, split_id: str) -> None:
     table = Table(title=f"{dataset} (split {split_id}), test split")
     shown = [m for m in TABLE if m.key in summary.columns]  # the image metrics (localisation: bench report)
-    for column in ("method", "seed", "status", *(m.label for m in shown)):
-        text_column = column in ("method", "status")
+    setting = ["setting"] if "setting" in summary.columns else []  # a sweep's values per run
+    for column in ("method", *setting, "seed", "status", *(m.label for m in shown)):
+        text_column = column in ("method", "setting", "status")
         table.add_column(column, justify="left" if text_column else "right", no_wrap=text_column)
     for row in summary.itertuples(index=False):
         values = [getattr(row, m.key) for m in shown]
         cells = ["-" if v is None else f"{v:.3f}" for v in values]
         status = {"failed": "[red]failed[/red]", "skipped": "done before", "busy": "running elsewhere"}.get(
             row.status, row.status)
-        table.add_row(row.method, str(row.seed), status, *cells)
+        table.add_row(row.method, *(escape(str(getattr(row, c))) for c in setting), str(row.seed), status, *cells)
     console.print(table)
 
 

@@ -8,6 +8,7 @@ starts a local Ray instance (useful on one multi-GPU machine).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,10 @@ def _run_one(spec: RunSpec, dataset_root: str | None, data_options: dict[str, An
 
 
 def run_on_ray(specs: list[RunSpec], adapter: Any, runs: Path, *, device: str = "auto", force: bool = False,
-               wait: bool = False, progress: Progress | None = None, command: list[str] | None = None
-               ) -> list[RunOutcome]:
-    """Submit every run as a Ray task and wait for all of them; outcomes come back in plan order."""
+               wait: bool = False, progress: Progress | None = None, command: list[str] | None = None,
+               adapter_for: Callable[[RunSpec], Any] | None = None) -> list[RunOutcome]:
+    """Submit every run as a Ray task and wait for all of them; outcomes come back in plan order. `adapter_for`
+    gives each run its own data (a sweep over `data.*` keys); without it every run uses `adapter`."""
     try:
         import ray
     except ImportError:
@@ -43,10 +45,12 @@ def run_on_ray(specs: list[RunSpec], adapter: Any, runs: Path, *, device: str = 
                  runtime_env={"env_vars": {k: v for k, v in os.environ.items() if k.startswith(("BENCH_", "HF_"))}})
     gpus = ray.cluster_resources().get("GPU", 0) if device != "cpu" else 0
     remote = ray.remote(num_cpus=1, num_gpus=1 if gpus else 0, max_retries=0)(_run_one)
-    root = None if adapter.root is None else str(Path(adapter.root).resolve())
-    options = config_to_dict(adapter.options)
-    futures = [remote.remote(spec, root, options, str(Path(runs).resolve()), device, force, wait, command or [])
-               for spec in specs]
+    futures = []
+    for spec in specs:
+        data = adapter if adapter_for is None else adapter_for(spec)
+        root = None if data.root is None else str(Path(data.root).resolve())
+        futures.append(remote.remote(spec, root, config_to_dict(data.options), str(Path(runs).resolve()), device,
+                                     force, wait, command or []))
     progress = progress or Progress()
     outcomes: dict[int, RunOutcome] = {}
     pending = {future: index for index, future in enumerate(futures)}

@@ -1,0 +1,59 @@
+"""Runs a planned grid: each group of runs that needs the same data (data set and `data.*` overrides) has its data
+prepared once, then the executor (local or Ray) runs every run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from bench import registry
+from bench.data.adapter import DatasetAdapter, PreparedData
+from bench.progress import Progress
+from bench.runner import RunOutcome, RunSpec
+from bench.sweep import data_key
+
+DataGroup = tuple[Mapping[str, str], list[RunSpec]]
+
+
+def prepare_groups(groups: Sequence[DataGroup], root: Path | None, progress: Progress
+                   ) -> list[tuple[DatasetAdapter, PreparedData, list[RunSpec]]]:
+    """Build and prepare each group's data (all of it before anything trains, so missing data stops the command
+    early). Two groups whose different `data.*` settings gave the same data are named: that data set ignores the
+    setting, or reads a folder written before with other settings."""
+    prepared = []
+    seen: dict[tuple[str, str, str], Mapping[str, str]] = {}
+    for data_overrides, specs in groups:
+        cls = registry.get_dataset(specs[0].dataset)
+        adapter = cls(root, cls.make_options(data_overrides))
+        data = adapter.prepare(progress)
+        identity = (data.dataset, data.split_id, data.images_id)
+        if identity in seen:
+            progress.log(f"warning: {data.dataset} with data settings {dict(data_overrides)} gave the same data as "
+                         f"{dict(seen[identity])} (split {data.split_id[:8]}): the setting does not change this data "
+                         "set's images or split here")
+        seen.setdefault(identity, data_overrides)
+        prepared.append((adapter, data, specs))
+    return prepared
+
+
+def run_grid(groups: Sequence[DataGroup], root: Path | None, runs: Path, *, executor: str = "local",
+             device: str = "auto", force: bool = False, wait: bool = False, progress: Progress | None = None,
+             command: list[str] | None = None) -> tuple[list[RunOutcome], list[PreparedData]]:
+    """Run every group's runs; (outcomes in group order, each group's prepared data)."""
+    progress = progress or Progress()
+    prepared = prepare_groups(groups, root, progress)
+    if executor == "ray":
+        from bench.executors.ray_executor import run_on_ray
+
+        adapters = {data_key(specs[0]): adapter for adapter, _, specs in prepared}
+        specs = [spec for _, _, group in prepared for spec in group]
+        outcomes = run_on_ray(specs, prepared[0][0], runs, device=device, force=force, wait=wait,
+                              progress=progress, command=command, adapter_for=lambda spec: adapters[data_key(spec)])
+    else:
+        from bench.executors.local import run_local
+
+        outcomes = []
+        for _, data, group in prepared:
+            outcomes += run_local(group, data, runs, device=device, force=force, wait=wait, progress=progress,
+                                  command=command)
+    return outcomes, [data for _, data, _ in prepared]

@@ -1,0 +1,160 @@
+"""Sweeps: `--set key=v1,v2` value lists expand to a grid (the product of every list); each point of the grid is an
+ordinary set of `--set` assignments, planned by bench.runner.plan into ordinary runs (own run id, resumable, skipped
+when complete).
+
+How a value is split into a list (the field's declared type decides):
+- a value that starts with `{` or `[` (JSON, a bracketed list) is one value, never split;
+- a scalar field (bool, int, float, str, path, a choice) splits at commas: `n_components=2,4`, `acm=true,false`;
+- a tuple- or list-typed field (anomalib's `layers: tuple[str, ...]`) takes its items comma-separated, as without a
+  sweep (`layers=layer2,layer3` is one value); its sweep values are separated by semicolons:
+  `layers=layer1,layer2;layer2,layer3` (quote it in a shell).
+Each point's values are exactly the text a single-run `--set` would carry, so a sweep point and the same run started
+alone share one run folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import types
+import typing
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from rich.markup import escape
+from rich.table import Table
+
+from bench import registry
+from bench.config import field_types, parse_assignments
+from bench.errors import BenchError
+from bench.runner import RunSpec, plan
+
+LIST_SEPARATOR = ","  # between the values of a scalar field's sweep
+SEQUENCE_SEPARATOR = ";"  # between the values of a tuple/list field's sweep (its items stay comma-separated)
+
+
+def is_sequence_type(typ: Any) -> bool:
+    """True for tuple/list fields, also inside `X | None`."""
+    if typing.get_origin(typ) in (typing.Union, types.UnionType):
+        return any(is_sequence_type(arg) for arg in typing.get_args(typ))
+    return typing.get_origin(typ) in (tuple, list) or typ in (tuple, list)
+
+
+def split_values(key: str, raw: str, typ: Any | None) -> tuple[str, ...]:
+    """The values of one `--set key=raw` (one value unless it lists several; see the module docstring)."""
+    text = raw.strip()
+    if text.startswith(("{", "[")):
+        return (text,)
+    separator = SEQUENCE_SEPARATOR if typ is not None and is_sequence_type(typ) else LIST_SEPARATOR
+    if separator not in text:
+        return (text,)
+    values = [part.strip() for part in text.split(separator)]
+    if any(not value for value in values):
+        raise BenchError(f"--set {key}={raw}: an empty value in the list (values are separated by {separator!r})")
+    return tuple(dict.fromkeys(values))
+
+
+def key_type(key: str, method_configs: Mapping[str, type], data_config: type | None) -> Any | None:
+    """The declared type of a `--set` key (`key`, `method.key` or `data.key`); None where no field has it (then
+    bench.runner.plan names the valid keys). For a bare key several methods share, a tuple/list type wins."""
+    if key.startswith("data."):
+        return field_types(data_config).get(key.removeprefix("data.")) if data_config is not None else None
+    scope, dot, name = key.rpartition(".")
+    if dot:
+        return field_types(method_configs[scope]).get(name) if scope in method_configs else None
+    found = [field_types(cls)[key] for cls in method_configs.values() if key in field_types(cls)]
+    return next((t for t in found if is_sequence_type(t)), found[0] if found else None)
+
+
+@dataclasses.dataclass(frozen=True)
+class Sweep:
+    """Every `--set` key (command-line order) with its values; a key with several values is swept."""
+
+    values: Mapping[str, tuple[str, ...]]
+
+    @property
+    def swept(self) -> list[str]:
+        return [key for key, values in self.values.items() if len(values) > 1]
+
+    def points(self) -> list[dict[str, str]]:
+        """The grid: one dict of assignments per point, the first key varying slowest."""
+        keys = list(self.values)
+        return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*self.values.values())]
+
+
+def parse_sweep(items: Iterable[str], method_configs: Mapping[str, type], data_config: type | None) -> Sweep:
+    """`--set` items -> a Sweep (a repeated key: the last one counts, as for a single run)."""
+    assignments = parse_assignments(items)
+    return Sweep({key: split_values(key, raw, key_type(key, method_configs, data_config))
+                  for key, raw in assignments.items()})
+
+
+def _identity(spec: RunSpec) -> tuple:
+    return (spec.method, spec.dataset, spec.seed, spec.preset, json.dumps(dict(spec.overrides), sort_keys=True),
+            json.dumps(dict(spec.data_overrides), sort_keys=True), spec.threshold_policy)
+
+
+def data_key(spec: RunSpec) -> tuple[str, str]:
+    """What decides a run's prepared data: its data set and data overrides."""
+    return spec.dataset, json.dumps(dict(spec.data_overrides), sort_keys=True)
+
+
+@dataclasses.dataclass
+class SweepPlan:
+    """The runs of a (possibly one-point) grid, each once, in grid order."""
+
+    sweep: Sweep
+    points: list[dict[str, str]]
+    specs: list[RunSpec]
+    runs_per_point: list[int]  # new runs each point adds (a method without the swept key runs once, not per value)
+
+    def label(self, spec: RunSpec) -> str:
+        """The swept values of a run, `n_components=2, data.anomaly_ratio=0.2` ("" without a sweep; keys that do not
+        reach this run's method are left out)."""
+        parts = []
+        for key in self.sweep.swept:
+            if key.startswith("data."):
+                value = spec.data_overrides.get(key.removeprefix("data."))
+            else:
+                scope, dot, name = key.rpartition(".")
+                value = None if dot and scope != spec.method else spec.overrides.get(name)
+            if value is not None:
+                parts.append(f"{key}={value}")
+        return ", ".join(parts)
+
+    def groups(self) -> list[tuple[Mapping[str, str], list[RunSpec]]]:
+        """The runs grouped by the data they need (data set and data overrides), each group's data prepared once."""
+        grouped: dict[tuple[str, str], list[RunSpec]] = {}
+        for spec in self.specs:
+            grouped.setdefault(data_key(spec), []).append(spec)
+        return [(group[0].data_overrides, group) for group in grouped.values()]
+
+    def table(self) -> Table:
+        """The grid as a table, printed before a sweep starts."""
+        swept = self.sweep.swept
+        table = Table(title=f"sweep: {len(self.points)} points, {len(self.specs)} runs")
+        for column in ("point", *swept, "runs"):
+            table.add_column(escape(column), justify="right" if column in ("point", "runs") else "left")
+        for index, (point, runs) in enumerate(zip(self.points, self.runs_per_point, strict=True), start=1):
+            table.add_row(str(index), *(escape(point[key]) for key in swept), str(runs))
+        return table
+
+
+def plan_sweep(method_names: list[str], dataset: str, seeds: Sequence[int], preset: str, items: Iterable[str],
+               threshold_policy: str | None = None) -> SweepPlan:
+    """Expand the `--set` items into the grid and plan every point (all validated before anything runs). A run that
+    two points share (a method the swept key does not reach) is planned once."""
+    method_configs = {name: registry.get_method(name).config_class for name in method_names}
+    sweep = parse_sweep(items, method_configs, registry.get_dataset(dataset).options_class)
+    points = sweep.points()
+    seen: set[tuple] = set()
+    specs: list[RunSpec] = []
+    runs_per_point = []
+    for point in points:
+        fresh = [s for s in plan(method_names, dataset, list(seeds), preset, point, threshold_policy)
+                 if _identity(s) not in seen]
+        seen.update(map(_identity, fresh))
+        specs += fresh
+        runs_per_point.append(len(fresh))
+    return SweepPlan(sweep, points, specs, runs_per_point)
