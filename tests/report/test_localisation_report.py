@@ -99,3 +99,14 @@ def test_the_example_grid_outlines_the_lesions_of_abnormal_images_only(tree):
     rows = [figure.axes[r * columns : (r + 1) * columns] for r in range(4)]  # 2 normal, then 2 abnormal
     assert all(not ax.collections for row in rows[:2] for ax in row)
     assert all(ax.collections for row in rows[2:] for ax in row), "the input and every map carry the outline"
+
+
+def test_compare_lists_the_localisation_metrics_of_both_runs(tree):
+    from bench.report.compare import compare_runs
+
+    _, folders = tree
+    first, second = folders["pca"][0], folders["pca4"][0]
+    metrics = compare_runs(first, second)["metrics"].set_index("metric")
+    for folder, column in ((first, "A"), (second, "B")):
+        assert metrics.loc["pixel_auroc", column] == f"{pixel_values([folder], 'pixel_auroc')[0]:.4g}"
+    assert metrics.loc["hit_rate", "CI A"].startswith("[")
