@@ -13,7 +13,7 @@ import pytest
 from bench import registry, runner
 from bench.data.masks import GroundTruth
 from bench.localisation import DEFINITIONS, pointing_hits
-from bench.localisation_run import HIT_COLUMN
+from bench.localisation_run import HIT_COLUMN, resize_maps
 from bench.methods.pca.detector import PCADetector
 from bench.record import RunRecord
 
@@ -104,6 +104,15 @@ def test_records_written_before_localisation_read_with_none(pca_run):
     _, record = pca_run
     del record["localisation"]
     assert RunRecord.from_dict(record).localisation is None
+
+
+def test_maps_at_another_size_are_resized_to_the_masks_on_pixel_centres():
+    maps = np.zeros((2, 16, 16), dtype=np.float32)
+    maps[:, 4:8, 8:12] = 1.0
+    resized = resize_maps(maps, (32, 32))
+    assert resized.shape == (2, 32, 32) and resized.dtype == np.float32
+    assert resized[:, 9:15, 17:23].min() == 1.0 and resized[:, :7].max() == 0.0
+    assert resize_maps(maps, (16, 16)) is maps
 
 
 @pytest.mark.slow
