@@ -34,6 +34,7 @@ class Image:
     data: bytes
     alt: str
     caption: str
+    wide: bool = False  # spans the page's whole width (a figure with many panels)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -83,7 +84,7 @@ def _loss_images(config: Configuration, where: str) -> list[Image]:
         images.append(Image(f"losses-seed{run.seed}.png", png(figure),
                             f"Training losses of {config.entry} on {where}, seed {run.seed}: {', '.join(losses)}, "
                             f"one panel each, against the iteration ({span}).",
-                            f"GAN losses during training, seed {run.seed} (from {LOSSES_FILE})."))
+                            f"GAN losses during training, seed {run.seed} (from {LOSSES_FILE}).", len(losses) > 2))
     return images
 
 
