@@ -27,6 +27,7 @@ from tests.report.run_trees import copy_run
 SHIPPED = Path(__file__).resolve().parents[2] / "results" / "reported.csv"
 PAPER_ROW = "Test,Table 9,synthetic,pca,PCA,,auc,0.5,percent,50.0\n"  # a paper's number for our synthetic pca
 BENCH = Path(sys.executable).parent / "bench"
+pytestmark = pytest.mark.xdist_group("site")  # one worker builds the site and starts the browser once (make test -n)
 
 
 @pytest.fixture(scope="module")
