@@ -107,9 +107,6 @@ def configuration_page(content: DatasetContent, config: Configuration, images: l
         paper = board.iloc[0] if len(board) else None
     oracle = tables.is_oracle(config.row)
 
-    def link(other: Configuration) -> str:
-        return f"{other.slug}.html"
-
     def scores_href(seed: int) -> str:
         return f"{config.slug}/scores-seed{seed}.csv"
 
@@ -123,7 +120,7 @@ def configuration_page(content: DatasetContent, config: Configuration, images: l
         localisation=tables.localisation_table(config), images=images, folder=f"{config.slug}/",
         downloads=[(f"Scores, seed {run.seed} (CSV)", scores_href(run.seed)) for run in config.runs],
         facts=_facts(config), runs_table=tables.runs_table(config), settings=tables.settings_table(config),
-        counts=tables.counts_table(config), versions=tables.versions_table(config), link=link)
+        counts=tables.counts_table(config), versions=tables.versions_table(config))
 
 
 def compare_page(content: DatasetContent, images: list[Image]) -> str:
