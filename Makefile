@@ -6,6 +6,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 RUNS ?= results/runs
 SITE ?= site
+# pytest-xdist processes for `make test` / `make test-fast`, one compute thread each (see tests/conftest.py)
+TEST_WORKERS ?= 2
+PYTEST := HF_HUB_OFFLINE=1 $(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 .PHONY: demo test test-fast pdflatex chromium lint bench clean-runs
 
@@ -22,10 +25,10 @@ demo: $(BIN)/.installed
 
 test: $(BIN)/.installed pdflatex chromium
 	$(BIN)/ruff check .
-	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
+	$(PYTEST)
 
 test-fast: $(BIN)/.installed pdflatex chromium
-	HF_HUB_OFFLINE=1 $(BIN)/pytest -q -m "not slow"
+	$(PYTEST) -m "not slow"
 
 pdflatex:
 	@# pdflatex for the LaTeX-table tests: Debian's texlive-latex-base + texlive-latex-recommended (booktabs), ~40 s

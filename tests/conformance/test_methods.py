@@ -32,7 +32,8 @@ def learning_floor(name: str) -> float:
 
 
 @pytest.mark.parametrize("check", CHECKS, ids=check_name)
-@pytest.mark.parametrize("name", METHODS)
+# Under pytest-xdist (`make test`), one method's checks run in one process, which fits its detector once.
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xdist_group(f"contract-{n}")) for n in METHODS])
 def test_method_meets_the_contract(name: str, check: Check, subject) -> None:
     try:
         check(subject(name))
