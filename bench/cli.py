@@ -225,6 +225,8 @@ def _print_counts(adapter, counts, title: str) -> bool:
 RunsTreesOption = Annotated[list[Path] | None, typer.Option(
     "--runs", help="Folder of run records; repeat to merge trees copied from other machines "
     "[default: results/runs].")]
+ByOption = Annotated[str | None, typer.Option("--by", help="A swept --set key (e.g. data.anomaly_ratio, acm): "
+                                                "its values as columns / the x axis.")]
 StrictOption = Annotated[bool, typer.Option("--strict", help="Exit 1 when any run folder had to be left out "
                                             "(each is named on stderr either way).")]
 
@@ -263,14 +265,20 @@ def report_command(
     methods: Annotated[str | None, typer.Option("--methods", help="Only these methods.")] = None,
     digits: Annotated[int, typer.Option("--digits", help="Decimals.")] = 3,
     strict: StrictOption = False,
+    by: ByOption = None,
+    ranks: Annotated[bool, typer.Option("--ranks", help="Average ranks across the data sets, Friedman test, "
+                                        "Nemenyi p-values and critical difference [metrics default: auc].")] = False,
+    reference: Annotated[str | None, typer.Option("--reference", help="Star AUC cells that differ from this "
+                                                  "method (DeLong, Holm-adjusted); prints the tests.")] = None,
 ) -> None:
     """Results tables from run records (nothing is retrained): best bold, second underlined."""
     from bench.report.names import split_names
     from bench.report.report import ReportOptions, report
 
     options = ReportOptions(datasets=split_names(dataset), fmt=fmt, layout=layout,
-                            metrics=parse_metrics(metrics), ci=ci, standalone=standalone,
-                            compare=split_names(compare), methods=split_names(methods), digits=digits)
+                            metrics=parse_metrics(metrics or ("auc" if ranks else None)), ci=ci, standalone=standalone,
+                            compare=split_names(compare), methods=split_names(methods), digits=digits,
+                            by=by, ranks=ranks, reference=reference)
     with reported_warnings(strict):
         text = report(runs or [Path("results/runs")], options)
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -284,12 +292,27 @@ def plot_command(
     examples: Annotated[int, typer.Option("--examples", help="Normal and abnormal images each in the "
                                           "example grid.")] = 3,
     strict: StrictOption = False,
+    by: ByOption = None,
+    ranks: Annotated[bool, typer.Option("--ranks", help="The critical-difference diagram across the data sets "
+                                        "instead.")] = False,
+    metrics: Annotated[str | None, typer.Option("--metrics", help="With --by or --ranks: the metrics plotted "
+                                                "[default: auc].")] = None,
 ) -> None:
     """ROC and PR curves, score histograms and example anomaly maps (PNG + PDF) from run records."""
     from bench.report.figures import write_figures
     from bench.report.names import split_names
 
     with reported_warnings(strict):
+        if by or ranks:  # a sweep's line plot / the rank diagram instead of the per-data-set figures
+            from bench.report.sweep_figures import write_by_figures, write_rank_figures
+
+            chosen = parse_metrics(metrics or "auc")
+            trees = runs or [Path("results/runs")]
+            paths = (write_by_figures(trees, split_names(dataset), by, to, chosen) if by
+                     else write_rank_figures(trees, split_names(dataset), to, chosen))
+            for path in paths:
+                console.print(str(path), highlight=False)
+            return
         for name in split_names(dataset):
             for path in write_figures(runs or [Path("results/runs")], name, to, per_class=examples):
                 console.print(str(path), highlight=False)

@@ -21,7 +21,7 @@ from bench.store import scan_runs
 
 CONFIG_KEYS = ("dataset", "method", "preset", "run_config", "split_id", "images_id", "image_size", "threshold_policy")
 RUN_COLUMNS = ("dataset", "method", "seed", "run_id", "preset", "run_config", "split_id", "images_id", "image_size",
-               "threshold_policy", "test_oracle", "selection", "overrides", "data_overrides", "config",
+               "threshold_policy", "test_oracle", "selection", "overrides", "data_overrides", "data_options", "config",
                "finished_at", "commit", "folder")
 
 
@@ -43,7 +43,8 @@ def _row(folder: Path, record: RunRecord) -> dict:
         "split_id": record.data.split_id, "images_id": record.data.images_id, "image_size": record.data.image_size,
         "threshold_policy": record.threshold_policy, "test_oracle": bool(record.test_oracle),
         "selection": record.selection, "overrides": _canonical(record.overrides),
-        "data_overrides": _canonical(record.data_overrides), "config": _canonical(record.config),
+        "data_overrides": _canonical(record.data_overrides), "data_options": _canonical(record.data.options),
+        "config": _canonical(record.config),
         "finished_at": record.finished_at, "commit": record.git.get("commit"), "folder": str(folder),
     }
     metrics = record_metrics(record.metrics, record.localisation)

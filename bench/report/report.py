@@ -1,5 +1,6 @@
 """`bench report`: run records -> one results table (LaTeX, Markdown, CSV or HTML), optionally with paired
-DeLong tests. Reads run.json and scores.parquet only; nothing is retrained."""
+DeLong tests (Holm-adjusted; `--reference`: marks in the table), average ranks with Friedman / Nemenyi (`--ranks`),
+or one swept key's values as columns (`--by`). Reads run.json and scores.parquet only; nothing is retrained."""
 
 from __future__ import annotations
 
@@ -34,9 +35,15 @@ class ReportOptions:
     compare: tuple[str, ...] = ()
     methods: tuple[str, ...] = ()
     digits: int = 3
+    by: str | None = None  # a swept key: its values as columns (bench.report.sweep_table)
+    ranks: bool = False  # average ranks across the data sets, Friedman and Nemenyi (bench.report.ranks)
+    reference: str | None = None  # mark entries whose AUC differs from this one (DeLong, Holm-adjusted)
 
     def check(self) -> None:
-        """A BenchError for a bad format, layout or digit count."""
+        """A BenchError for a bad format, layout or digit count, or options that do not combine."""
+        if self.by and (self.ci or self.compare or self.reference or self.ranks):
+            raise BenchError("--by makes its own table; it does not combine with --ci, --compare, --reference or "
+                             "--ranks")
         if self.fmt not in FORMATS:
             raise BenchError(f"--format must be one of {', '.join(FORMATS)}, got {self.fmt!r}")
         if self.layout not in LAYOUTS:
@@ -65,15 +72,24 @@ def _latex_frames(table: ReportTable, options: ReportOptions) -> pd.DataFrame:
     return render.display(render.cell_frame(table, pm="+-"), table, options.layout, seeds=seeds)
 
 
-def render_table(table: ReportTable, options: ReportOptions) -> str:
-    """The results table in the chosen format and layout (LaTeX without the document around it)."""
+def render_table(table: ReportTable, options: ReportOptions, tests: pd.DataFrame | None = None) -> str:
+    """The results table in the chosen format and layout (LaTeX without the document around it); with
+    `--reference`, `tests` are its DeLong tests and differing AUC cells carry a star."""
     if options.fmt == "csv":
         return render.tidy_frame(table).to_csv(index=False, lineterminator="\n")
     pm = r"$\pm$" if options.fmt == "latex" else "±"
     seeds = None if uniform_seeds(table) else render.seeds_cells(table)
-    cells = render.display(render.cell_frame(table, pm=pm), table, options.layout, seeds=seeds)
+    cells = render.cell_frame(table, pm=pm)
+    note = ""
+    if options.reference and tests is not None:
+        flagged = significance.reference_marks(table, tests)
+        cells = cells.where(~flagged, cells + (r"$^{*}$" if options.fmt == "latex" else "*"))
+        reference = tests["method_a"].iloc[0] if not tests.empty else options.reference
+        note = (f" *: AUC differs from {reference} (paired DeLong test on the same test images, Holm-adjusted "
+                f"p < {significance.ALPHA:g} in every seed both ran; {len(tests)} tests, table below).")
+    cells = render.display(cells, table, options.layout, seeds=seeds)
     marks = render.display(table.marks, table, options.layout, seeds=None if seeds is None else seeds.map(lambda _: ""))
-    text = render.caption(table, options.fmt)
+    text = render.caption(table, options.fmt) + note
     if options.fmt == "latex":
         return latex.latex_table(cells, marks, text, label=_label(options))
     if options.fmt == "html":
@@ -86,8 +102,10 @@ def render_tests(tests: pd.DataFrame, options: ReportOptions) -> str:
     if options.fmt == "csv":
         return tests.to_csv(index=False, lineterminator="\n")
     names = ", ".join(dataset_label(d) for d in options.datasets)
-    text = (f"Paired DeLong tests of AUC differences on the same test images ({names}), one row per seed "
-            "both methods ran with; two-sided p-values, not corrected for multiple comparisons.")
+    holm = significance.HOLM_NOTE.format(n=len(tests))
+    against = f", each method against {tests['method_a'].iloc[0]}" if options.reference and not tests.empty else ""
+    text = (f"Paired DeLong tests of AUC differences on the same test images ({names}){against}, one row per seed "
+            f"both methods ran with; two-sided p-values, raw (DeLong p) and adjusted by {holm} (Holm p).")
     if tests.empty:
         text += " No pair of runs scored the same test images."
     frame = significance.display_frame(tests, options.digits)
@@ -107,13 +125,47 @@ def report(runs: Path | Sequence[Path], options: ReportOptions) -> str:
     if frame.empty:
         roots = ", ".join(str(r) for r in as_roots(runs))
         raise BenchError(f"no complete runs for {', '.join(options.datasets)} under {roots}; run `bench run` first")
+    if options.by:
+        parts, widths = _by_parts(frame, options)
+        return _document(parts, widths, options)
     table = make_table(frame, options)
-    parts = [render_table(table, options)]
+    tests = None
+    if options.reference:
+        tests = significance.reference_delong(table, frame, options.reference, options.compare)
+    elif options.compare:
+        tests = significance.with_holm(significance.paired_delong(table, frame, options.compare))
+    parts = [render_table(table, options, tests)]
     widths = [latex.estimate_width_pt(_latex_frames(table, options))]
-    if options.compare:
-        tests = significance.paired_delong(table, frame, options.compare)
+    if tests is not None:
         parts.append(render_tests(tests, options))
         widths.append(latex.estimate_width_pt(significance.display_frame(tests, options.digits)))
+    if options.ranks:
+        from bench.report.ranks import rank_frame, rank_test, render_ranks
+
+        for metric in options.metrics:
+            result = rank_test(table, metric)
+            parts.append(render_ranks(result, options.fmt, label=_label(options, f"-ranks-{metric}")))
+            widths.append(latex.estimate_width_pt(rank_frame(result)))
+    return _document(parts, widths, options)
+
+
+def _by_parts(frame: pd.DataFrame, options: ReportOptions) -> tuple[list[str], list[int]]:
+    """One `--by` table per data set, and their widths."""
+    from bench.report.sweep_table import build_by_table, render_by, width_pt
+
+    parts, widths = [], []
+    for dataset in options.datasets:
+        if not (frame["dataset"] == dataset).any():
+            continue
+        by = build_by_table(frame, dataset, options.by, options.metrics, digits=options.digits,
+                            methods=options.methods or None)
+        parts.append(render_by(by, options.fmt, layout=options.layout))
+        widths.append(width_pt(by, options.layout))
+    return parts, widths
+
+
+def _document(parts: list[str], widths: list[int], options: ReportOptions) -> str:
+    """The parts, in a complete document under --standalone."""
     if options.fmt == "latex" and options.standalone:
         width = max(widths)
         return latex.standalone_document("\n".join(parts), width_pt=width)

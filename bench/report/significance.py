@@ -1,7 +1,9 @@
 """Paired DeLong tests between methods on the same test images, from saved scores (`bench report --compare`).
 
 Runs pair up by data set and seed; a pair is tested only when both runs scored the same test images (same ids and
-labels). One row per pair and seed: the p-values of different seeds are not combined into one.
+labels). One row per pair and seed: the p-values of different seeds are not combined into one. The tests of one
+report are one family: `with_holm` adds Holm's step-down adjusted p-values (statsmodels' multipletests) across all of
+them; `--reference` tests every entry against one and marks the cells where it differs in every seed.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from bench.report.table import ReportTable
 from bench.store import load_scores
 
 COLUMNS = ["dataset", "method_a", "method_b", "seed", "n_test", "auc_a", "auc_b", "difference", "p_value"]
+ALPHA = 0.05
+HOLM_NOTE = "Holm's step-down adjustment across the {n} tests of this table"
 
 
 def select_entries(table: ReportTable, names: Sequence[str]) -> list[str]:
@@ -67,6 +71,46 @@ def paired_delong(table: ReportTable, runs: pd.DataFrame, names: Sequence[str]) 
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+def holm_adjust(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (family-wise error rate), in the input order."""
+    if len(p_values) == 0:
+        return []
+    from statsmodels.stats.multitest import multipletests
+
+    return [float(p) for p in multipletests(list(p_values), method="holm")[1]]
+
+
+def with_holm(tests: pd.DataFrame) -> pd.DataFrame:
+    """`tests` with `p_holm`: every p-value adjusted for all the tests of the frame (one report, one family)."""
+    return tests.assign(p_holm=holm_adjust(tests["p_value"].tolist()))
+
+
+def reference_delong(table: ReportTable, runs: pd.DataFrame, reference: str,
+                     names: Sequence[str] = ()) -> pd.DataFrame:
+    """DeLong tests of the `reference` entry (a method with one configuration in the table, or an entry's label)
+    against every other entry (or those `names` pick), per data set and shared seed, with Holm-adjusted p."""
+    matches = [e for e in table.entries if e == reference] or \
+        sorted(set(table.summary.loc[table.summary["method"] == reference, "entry"]))
+    if len(matches) != 1:
+        raise BenchError(f"--reference {reference!r}: " + (f"matches {len(matches)} entries ({'; '.join(matches)}); "
+                         "name one" if matches else f"no such entry; entries: {', '.join(table.entries)}"))
+    ref = matches[0]
+    others = [e for e in (select_entries(table, [ref, *names]) if names else table.entries) if e != ref]
+    frames = [paired_delong(table, runs, [ref, other]) for other in others]
+    tests = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+    return with_holm(tests)
+
+
+def reference_marks(table: ReportTable, tests: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
+    """True per (entry, (data set, "auc")) cell where the entry's AUC differs from the reference's in every seed both
+    ran (Holm-adjusted p < alpha); False elsewhere (other metrics: no test)."""
+    marks = pd.DataFrame(False, index=table.mean.index, columns=table.mean.columns)
+    for (dataset, entry), rows in tests.groupby(["dataset", "method_b"]):
+        if (dataset, "auc") in marks.columns and entry in marks.index:
+            marks.loc[entry, (dataset, "auc")] = bool((rows["p_holm"] < alpha).all())
+    return marks
+
+
 def format_p(p: float) -> str:
     """`0.0123`, `<0.001`."""
     return "<0.001" if p < 1e-3 else f"{p:.3f}"
@@ -84,4 +128,6 @@ def display_frame(tests: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
         "AUC A - B": tests["difference"].map(lambda v: f"{v:+.{digits}f}"),
         "DeLong p": tests["p_value"].map(format_p),
     })
+    if "p_holm" in tests.columns:
+        shown["Holm p"] = tests["p_holm"].map(format_p).to_numpy()
     return shown.reset_index(drop=True)
