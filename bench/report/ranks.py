@@ -139,20 +139,28 @@ def render_ranks(result: RankResult, fmt: str, *, label: str) -> str:
 
 def cd_figure(result: RankResult) -> Figure:
     """The critical-difference diagram: average ranks on an axis (1 = best, left), a bar joining methods whose
-    ranks no Nemenyi test tells apart, and the CD drawn to scale."""
+    ranks no Nemenyi test tells apart, and the CD drawn to scale above the axis."""
     import scikit_posthocs
 
     from bench.report.plots import COLUMN_WIDTH_IN, OKABE_ITO, style
 
     with style():
-        figure = Figure(figsize=(COLUMN_WIDTH_IN, 1.0 + 0.2 * result.k), layout="constrained")
+        figure = Figure(figsize=(COLUMN_WIDTH_IN, 1.3 + 0.22 * result.k), layout="constrained")
         ax = figure.add_subplot()
         palette = [OKABE_ITO[i % len(OKABE_ITO)] for i in range(result.k)]
         scikit_posthocs.critical_difference_diagram(
-            result.average, result.nemenyi, cd=result.cd, alpha=result.alpha, ax=ax, color_palette=palette,
+            result.average, result.nemenyi, alpha=result.alpha, ax=ax, color_palette=palette,
             label_fmt_left="{label} ({rank:.2f})", label_fmt_right="({rank:.2f}) {label}",
-            label_props={"fontsize": 7}, crossbar_props={"linewidth": 1.5})
-        ax.set_xlim(0.8, result.k + 0.2)
-        ax.set_title(f"Average rank by {metric_label(result.metric)} on {result.n} data sets "
-                     f"(Friedman p = {format_p(result.friedman_p)}, Nemenyi CD = {result.cd:.2f})", fontsize=7)
+            label_props={"fontsize": 6.5}, elbow_props={"linewidth": 1}, crossbar_props={"linewidth": 1.5})
+        ax.spines["top"].set_visible(True)  # the rank axis (the house style hides top spines)
+        start = 1.0  # the CD to scale, from rank 1, above the rank axis and its labels
+        ax.plot([start, start + result.cd], [1.4, 1.4], color="k", linewidth=1)
+        for x in (start, start + result.cd):
+            ax.plot([x, x], [1.3, 1.5], color="k", linewidth=1)
+        ax.text(start + result.cd / 2, 1.6, f"CD = {result.cd:.2f}", ha="center", va="bottom", fontsize=6.5)
+        bottom, _ = ax.get_ylim()
+        ax.set_ylim(bottom, 2.1)
+        ax.set_xlim(0.9, max(result.k, start + result.cd) + 0.1)
+        ax.set_title(f"Average rank by {metric_label(result.metric)} on {result.n} data sets\n"
+                     f"Friedman p = {format_p(result.friedman_p)}, Nemenyi alpha = {result.alpha:g}", fontsize=7)
     return figure
