@@ -159,3 +159,17 @@ def test_the_critical_difference_diagram_renders(ranks_tree, tmp_path):
                                              "synthetic-synthetic_easy-synthetic_faint_cd_auc.png"]
     pixels = np.asarray(Image.open(next(p for p in paths if p.suffix == ".png")).convert("L"))
     assert (pixels < 128).mean() > 0.002, "the diagram should draw more than a blank page"
+
+
+def test_ranks_through_the_command_line(ranks_tree, tmp_path):
+    from tests.test_cli import bench
+
+    datasets = ",".join(RANK_DATASETS)
+    result = bench("report", "--dataset", datasets, "--runs", str(ranks_tree), "--ranks")
+    assert result.returncode == 0, result.stderr
+    assert "Ranks by AUC" in result.stdout and "| Average rank |" in result.stdout
+    plot = bench("plot", "--dataset", datasets, "--runs", str(ranks_tree), "--ranks", "--to", str(tmp_path))
+    assert plot.returncode == 0, plot.stderr
+    assert len(list(tmp_path.glob("*_cd_auc.p*"))) == 2
+    too_few = bench("report", "--dataset", "synthetic", "--runs", str(ranks_tree), "--ranks")
+    assert too_few.returncode == 2 and "at least two data sets" in too_few.stderr
