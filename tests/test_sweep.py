@@ -6,10 +6,13 @@ import dataclasses
 
 import pytest
 
-from bench import runner
+from bench import registry, runner
+from bench.datasets.synthetic import SyntheticDataset, SyntheticOptions
 from bench.errors import BenchError
+from bench.executors.grid import prepare_groups
 from bench.methods.anomalib_models.config import PadimConfig
 from bench.methods.pca.detector import PCAConfig
+from bench.progress import Progress
 from bench.sweep import parse_sweep, plan_sweep, split_values
 
 
@@ -91,3 +94,36 @@ def test_runs_are_grouped_by_the_data_they_need():
 def test_a_bad_value_in_any_point_stops_before_anything_runs():
     with pytest.raises(BenchError, match="n_components"):
         plan_sweep(["pca"], "synthetic", [0], "smoke", ["n_components=2,-1"])
+
+
+@dataclasses.dataclass(frozen=True)
+class NotedOptions(SyntheticOptions):
+    note: str = ""  # a data option that changes nothing in the data
+
+
+class NotedSynthetic(SyntheticDataset):
+    name = "synthetic_noted"
+    options_class = NotedOptions
+
+
+class LogProgress(Progress):
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def log(self, message: str) -> None:
+        self.lines.append(message)
+
+
+def test_a_data_setting_that_changes_no_data_is_named(private_cache):
+    registry.datasets.register(NotedSynthetic.name, NotedSynthetic)
+    try:
+        grid = plan_sweep(["pca"], NotedSynthetic.name, [0], "smoke",
+                          ["data.note=a,b", "data.n_normal=8", "data.unlabeled_size=0", "data.n_val=2",
+                           "data.n_test=4", "data.generate_size=32", "data.size=16"])
+        progress = LogProgress()
+        prepared = prepare_groups(grid.groups(), None, progress)
+    finally:
+        registry.datasets.unregister(NotedSynthetic.name)
+    assert len(prepared) == 2 and prepared[0][1].split_id == prepared[1][1].split_id
+    (warning,) = [line for line in progress.lines if line.startswith("warning:")]
+    assert "{'note': 'b'" in warning and "gave the same data as {'note': 'a'" in warning

@@ -82,17 +82,31 @@ def test_plot_by_writes_the_line_plot(swept, tmp_path):
 
 
 def test_an_ablation_grid_from_one_command_and_its_table(tmp_path):
-    """An ablation-shaped grid (a switch x three sizes) from one command; --by the switch: a column per value."""
+    """An ablation-shaped 2 x 2 grid (a switch x a size) from one command; --by the switch: a column per value."""
     runs = tmp_path / "runs"
     result = bench("run", "--methods", "pca", "--dataset", "synthetic", "--preset", "smoke", "--runs", str(runs),
-                   "--device", "cpu", "--set", "whiten=true,false", "--set", "n_components=2,3,4", *SMALL)
+                   "--device", "cpu", "--set", "whiten=true,false", "--set", "n_components=2,4", *SMALL)
     assert result.returncode == 0, result.stderr
-    assert "sweep: 6 points, 6 runs" in result.stdout
+    assert "sweep: 4 points, 4 runs" in result.stdout
     report = bench("report", "--dataset", "synthetic", "--runs", str(runs), "--by", "whiten", "--metrics", "auc")
     assert report.returncode == 0, report.stderr
     header = [c.strip() for c in report.stdout.splitlines()[2].split("|")[1:-1]]
     assert header == ["method", "whiten=false", "whiten=true"]
-    assert len([line for line in report.stdout.splitlines()[4:] if line.startswith("| pca")]) == 3
+    assert len([line for line in report.stdout.splitlines()[4:] if line.startswith("| pca")]) == 2
+
+
+def test_a_three_point_ratio_sweep_and_its_latex_table(tmp_path):
+    runs = tmp_path / "runs"
+    result = bench("run", "--methods", "pca", "--dataset", "synthetic", "--preset", "smoke", "--runs", str(runs),
+                   "--device", "cpu", "--set", "data.anomaly_ratio=0.6,0.2,0.4", *SMALL)
+    assert result.returncode == 0, result.stderr
+    assert "sweep: 3 points, 3 runs" in result.stdout
+    tex = bench("report", "--dataset", "synthetic", "--runs", str(runs), "--by", "data.anomaly_ratio",
+                "--metrics", "ap,auc", "--format", "latex", "--standalone")
+    assert tex.returncode == 0, tex.stderr
+    header = next(line for line in tex.stdout.splitlines() if "multicolumn" in line)
+    assert header.index("=0.2") < header.index("=0.4") < header.index("=0.6")  # values in order, not run order
+    pdflatex(tex.stdout, tmp_path / "tex")
 
 
 def test_bad_sweep_values_stop_before_anything_runs(tmp_path):
