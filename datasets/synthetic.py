@@ -98,8 +98,16 @@ class SyntheticDataset(DatasetAdapter):
             self.generate()
         return self.root
 
+    def id_prefix(self) -> str:
+        """Ids carry the generation settings (`syn-<hash>-<index>`), so the split identity changes with them."""
+        return "syn-" + hashlib.sha256(self.generation_key().encode()).hexdigest()[:6]
+
     def build_manifest(self) -> pd.DataFrame:
         table = pd.read_csv(self.require_root() / "labels.csv")
+        if len(table) and not str(table["id"].iloc[0]).startswith(self.id_prefix() + "-"):
+            raise DataError(f"the synthetic data at {self.root} was generated with other settings than "
+                            f"{self.generation_key()} (see its options.json): pass another --root, or leave --root "
+                            "out (bench keeps one generated tree per setting in BENCH_CACHE)")
         return pd.DataFrame({"id": table["id"].astype(str), "path": [f"images/{i}.png" for i in table["id"]],
                              "label": table["label"], "split": table["split"]})
 
@@ -154,8 +162,7 @@ class SyntheticDataset(DatasetAdapter):
         image_seeds = ss.generate_state(len(rows), dtype=np.uint64)
         (self.root / "images").mkdir(parents=True, exist_ok=True)
         records: list[dict] = []
-        # Ids carry the generation settings, so the split identity changes whenever the images do.
-        prefix = "syn-" + hashlib.sha256(self.generation_key().encode()).hexdigest()[:6]
+        prefix = self.id_prefix()
 
         def write(index: int) -> dict:
             split, label = rows[index]

@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 from PIL import Image
 
-from tests.reliability.harness import records, run_bench, write_lists, write_tree
+from tests.reliability.harness import one_line_error, records, run_bench, write_lists, write_tree
 
 PCA = ["run", "--methods", "pca", "--dataset", "medad", "--preset", "smoke"]
 
@@ -57,3 +57,13 @@ def test_report_keeps_two_splits_apart_and_says_which_is_which(tmp_path, cache):
     assert len(split_ids) == 2
     for split_id in split_ids:  # one row label per split, never one mean over both
         assert f"pca [split {split_id}]" in report.stdout, report.stdout
+
+
+def test_a_synthetic_root_generated_with_other_settings_is_refused_not_reused(tmp_path, cache):
+    small = ["--set", "data.n_normal=20", "--set", "data.unlabeled_size=0", "--set", "data.n_val=2",
+             "--set", "data.n_test=4", "--set", "data.generate_size=32"]
+    root = ["--root", str(tmp_path / "syn")]
+    assert run_bench("data", "prepare", "synthetic", *root, *small, env=cache).returncode == 0
+    other = run_bench("data", "prepare", "synthetic", *root, *small, "--set", "data.anomaly_ratio=0.2", env=cache)
+    assert other.returncode == 2
+    assert "generated with other settings" in one_line_error(other)
