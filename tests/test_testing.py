@@ -4,6 +4,8 @@ and exactly the check for that rule fails (a check that cannot fail would pass t
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 from typing import Any
 
 import numpy as np
@@ -122,3 +124,10 @@ def test_a_detector_keeping_the_contract_passes(tiny_data, tmp_path):
     assert [r.check for r in results] == [check_name(c) for c in CHECKS]
     assert {r.check: r.outcome for r in results if r.outcome != "passed"} == {
         "restored_images_are_uint8_images": "not applicable"}
+
+
+def test_bench_testing_imports_without_pytest():
+    code = "import sys; sys.modules['pytest'] = None; import bench.testing; print(len(bench.testing.CHECKS))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(len(CHECKS))
