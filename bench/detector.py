@@ -9,7 +9,7 @@ import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
@@ -18,6 +18,9 @@ from bench.config import apply_overrides, config_from_dict, config_to_dict
 from bench.device import resolve_device
 from bench.errors import BenchError, NotFittedError
 from bench.progress import Progress
+
+if TYPE_CHECKING:
+    from bench.estimate import CostProbe, DataShape
 
 try:  # Python 3.11+
     from typing import Self
@@ -179,6 +182,16 @@ class Detector(ABC):
     def run_info(self) -> dict[str, Any]:
         """Facts for run.json beyond the config (e.g. which pretrained weights were used)."""
         return {}
+
+    @classmethod
+    def cost_probe(cls, config: Any, data: DataShape, device: torch.device) -> CostProbe:
+        """What one run with `config` will cost on `device` (`bench run --dry-run`), measured on random images
+        shaped as `data` (nothing decoded, nothing written). Default: a fit on a small random sample, scaled
+        linearly to the training set; methods whose cost is a number of steps override it with a few timed steps
+        of their real networks (see bench.estimate)."""
+        from bench.estimate import probe_fit_on_sample
+
+        return probe_fit_on_sample(cls, config, data, device)
 
     def save(self, path: str | Path) -> None:
         """Write config, seed and learned state to `path` (atomically)."""

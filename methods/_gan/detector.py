@@ -4,7 +4,7 @@ and the saved state. A plugin's detector sets `recipe` and writes `_translate` a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
@@ -14,6 +14,9 @@ from bench.methods._gan.accel import Accel
 from bench.methods._gan.networks import count_parameters
 from bench.methods._gan.scoring import RestorationScoring
 from bench.methods._gan.trainer import GANRecipe, train
+
+if TYPE_CHECKING:
+    from bench.estimate import CostProbe, DataShape
 
 
 class GANDetector(RestorationScoring, Detector):
@@ -50,6 +53,13 @@ class GANDetector(RestorationScoring, Detector):
     def _save_samples(self, sets: Mapping[str, torch.Tensor], iteration: int | None = None) -> None:
         """Write the method's sample grid of a few training images (never the test split) to the run folder."""
         raise NotImplementedError
+
+    @classmethod
+    def cost_probe(cls, config: Any, data: DataShape, device: torch.device) -> CostProbe:
+        """Timed iterations of the real D and G steps at the preset's size and batch (bench.methods._gan.probe)."""
+        from bench.methods._gan.probe import probe_training
+
+        return probe_training(cls.recipe, config, data, device)
 
     # --- state -----------------------------------------------------------------------------------------
     def run_info(self) -> dict[str, Any]:

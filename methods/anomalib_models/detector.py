@@ -169,6 +169,14 @@ class AnomalibDetector(Detector):
                 "epochs": self.trainer_arguments_.get("max_epochs", self.epochs()),
                 "trainer_arguments": dict(self.trainer_arguments_), "pretrained_weights": list(self.weights_)}
 
+    @classmethod
+    def cost_probe(cls, config: Any, data: Any, device: torch.device) -> Any:
+        """The feature pass (memory-bank models) or one real training step per batch, timed on random images at
+        the model's input size with a random backbone (probe.py)."""
+        from bench.methods.anomalib_models.probe import probe_anomalib
+
+        return probe_anomalib(cls, config, data, device)
+
     # -- state ----------------------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         return {"module": {k: v.detach().cpu() for k, v in self.module_.state_dict().items()},

@@ -23,6 +23,9 @@ class PCAConfig:
     max_train_images: PositiveInt = 20000  # PCA cost grows with N; beyond this a seeded subsample is used
 
 
+SAMPLE_IMAGES = 128  # the cost probe's fit sample
+
+
 def _flatten(images: ImageSet) -> np.ndarray:
     return np.asarray(images.images, dtype=np.float32).reshape(len(images), -1) / 255.0
 
@@ -63,6 +66,31 @@ class PCADetector(Detector):
         restored = self.pca_.inverse_transform(self.pca_.transform(features))
         maps = np.abs(features - restored).reshape(len(images), *images.images.shape[1:])
         return maps.mean(axis=1)
+
+    @classmethod
+    def cost_probe(cls, config: PCAConfig, data: Any, device: torch.device) -> Any:
+        """A fit on a random sample of the training set's image size, scaled by the full SVD's cost
+        min(N, D)^2 max(N, D) to the N images the fit will use (D pixels per image)."""
+        from bench.estimate import CostProbe, peak_memory, random_images, timed
+
+        n_train = min(data.count("train_normal"), config.max_train_images)
+        n_sample = max(2, min(n_train, SAMPLE_IMAGES))
+        sample = random_images(n_sample, data.channels, data.size)
+        detector = cls(config, seed=0, device="cpu")
+        with peak_memory(torch.device("cpu")) as peak:
+            seconds = timed(lambda: detector._fit(TrainData(sample), None), torch.device("cpu"))
+            per_image = timed(lambda: detector._score(sample), torch.device("cpu")) / n_sample
+        pixels = data.channels * data.size**2
+
+        def svd_cost(n: int) -> float:
+            return min(n, pixels) ** 2 * max(n, pixels)
+
+        kept = min(n_train, pixels)  # components are at most min(N, D), each D float64 values, plus the mean
+        return CostProbe(parameters=None, seconds_per_step=seconds * svd_cost(max(n_train, 2)) / svd_cost(n_sample),
+                         steps=1, step=f"fit on {n_train:,} images", peak_memory_mb=peak.mb,
+                         state_bytes=8 * pixels * (kept + 2),
+                         extra_seconds=per_image * (data.count("test") + data.count("val")),
+                         notes=(f"timed on {n_sample} images, SVD-scaled",))
 
     def state_dict(self) -> dict[str, Any]:
         pca = self.pca_

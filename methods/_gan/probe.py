@@ -1,0 +1,91 @@
+"""The GANs' cost probe for `bench run --dry-run`: timed iterations of the shared loop's real step (D steps, a G
+step every n_critic) of the preset's networks at its size, on random images, on the run's device."""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+import torch
+
+from bench.estimate import CostProbe, DataShape, peak_memory, random_images, warm_timed
+from bench.methods._gan.accel import Accel, eval_mode
+from bench.methods._gan.data import DeviceSampler, to_unit_range
+from bench.methods._gan.loop import GANLoop, LoopSettings
+from bench.methods._gan.networks import count_parameters
+from bench.methods._gan.trainer import GANRecipe
+
+CPU_PROBE_BUDGET_S = 2.0  # on CPU, time one image per batch, then the whole batch if that fits in this budget
+LOG_ROW_BYTES = 160  # losses.csv, per logged row
+SAMPLE_GRID_BYTES = 400 * 1024  # samples.png
+ADAM_COPIES = 3  # a checkpoint holds the weights and Adam's two moments
+
+
+def tensor_bytes(module: torch.nn.Module) -> int:
+    return sum(t.numel() * t.element_size() for t in module.state_dict().values())
+
+
+def probe_training(recipe: GANRecipe, config: Any, data: DataShape, device: torch.device) -> CostProbe:
+    """One timed unit of n_critic iterations (D steps and a G step; after a warm-up unit where units are short), at
+    the preset's batch on CUDA; on CPU at one image per batch first (a paper-size step takes minutes there), then
+    at the whole batch when that fits in `CPU_PROBE_BUDGET_S`, else scaled linearly by the batch. G's scoring pass
+    timed once."""
+    size = config.image_size or data.size
+    recipe.model_size(config, random_images(1, config.channels, size))  # the method's own size checks
+    torch.manual_seed(0)
+    generator, critic = recipe.build_networks(config, size)
+    accel = Accel.for_device(device, amp=config.amp, channels_last=config.channels_last, compile=False,
+                             mode=config.accel)
+    for module in (generator, critic):
+        accel.prepare(module).train()
+    batch = int(config.batch_size)
+    with peak_memory(device) as peak:
+        probe_batch = batch if device.type == "cuda" else 1
+        unit, per_image = time_unit(recipe, generator, critic, config, accel, size, probe_batch)
+        if probe_batch < batch and unit * batch / probe_batch < CPU_PROBE_BUDGET_S:
+            probe_batch = batch
+            unit, per_image = time_unit(recipe, generator, critic, config, accel, size, probe_batch)
+    evaluations = config.iterations // config.checkpoint_every
+    per_evaluation = {"last": 0, "fid": config.fid_holdout}.get(config.selection, data.count("val"))
+    scored = data.count("test") + data.count("val") + evaluations * per_evaluation
+    notes = [] if probe_batch == batch else [f"timed at batch {probe_batch}, x{batch / probe_batch:g} (upper bound)"]
+    if Accel.for_device(device, compile=config.compile, mode=config.accel).compile:
+        notes.append("compile not timed (eager)")
+    if config.selection == "fid":
+        notes.append("without FID's Inception")
+    g_bytes, d_bytes = tensor_bytes(generator), tensor_bytes(critic)
+    log_rows = config.iterations // config.log_every
+    tensorboard = importlib.util.find_spec("tensorboard") is not None
+    return CostProbe(
+        parameters=count_parameters(generator) + count_parameters(critic),
+        seconds_per_step=unit / config.n_critic * batch / probe_batch, steps=int(config.iterations),
+        step=f"iteration, batch {batch}", peak_memory_mb=peak.mb,
+        state_bytes=g_bytes + 4096,
+        checkpoint_bytes=ADAM_COPIES * (g_bytes + d_bytes) + (g_bytes if config.selection != "last" else 0),
+        log_bytes=log_rows * LOG_ROW_BYTES * (2 if tensorboard else 1) + SAMPLE_GRID_BYTES,
+        extra_seconds=per_image * scored, notes=tuple(notes))
+
+
+def time_unit(recipe: GANRecipe, generator: torch.nn.Module, critic: torch.nn.Module, config: Any, accel: Accel,
+              size: int, batch: int) -> tuple[float, float]:
+    """(seconds of one unit of n_critic iterations, seconds per image of
+    G's scoring pass) at `batch`, on random images through the method's real steps and the shared loop."""
+    device = accel.device
+    images = torch.randint(0, 256, (4 * batch, config.channels, size, size), dtype=torch.uint8,
+                           generator=torch.Generator().manual_seed(0)).to(device)
+    first, second = recipe.set_keys
+    sampler = DeviceSampler({first: images[:2 * batch], second: images[2 * batch:]}, batch, seed=0,
+                            channels=config.channels)
+    steps = recipe.make_steps(generator, critic, config, accel, sampler)
+    loop = GANLoop(steps, sampler, LoopSettings(iterations=2**31, n_critic=config.n_critic), accel=accel,
+                   folder=None, identity="probe")
+
+    def iterate(n: int) -> None:
+        for _ in range(n):
+            loop.train_step({key: accel.images(x) for key, x in sampler.sample().items()})
+
+    unit = warm_timed(lambda: iterate(config.n_critic), device)
+    x = to_unit_range(images[:batch], config.channels)
+    with eval_mode(generator), torch.no_grad():
+        per_image = warm_timed(lambda: generator(x), device) / batch
+    return unit, per_image

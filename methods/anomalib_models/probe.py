@@ -1,0 +1,119 @@
+"""The anomalib models' cost probe for `bench run --dry-run`, on random images at the model's input size.
+
+Memory-bank models (PaDiM, PatchCore: no optimiser, one epoch) are timed on their feature pass per batch, and
+their learned state is sized from that pass's output (PaDiM's Gaussian per patch position, PatchCore's coreset
+of patch features, whose greedy selection is timed one step and scaled). Trained models (GANomaly, ...) run their
+real `training_step` on one batch (Lightning's trainer hooks replaced by plain backward / step). Each is timed
+after a warm-up call where calls are short (`bench.estimate.warm_timed`). The backbone is
+built with random weights: the probe never downloads.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from bench.estimate import CostProbe, DataShape, peak_memory, random_images, warm_timed
+
+GREEDY_PROJECTION_DIM = 128  # anomalib's KCenterGreedy projects patch features to this many dimensions
+
+
+def probe_anomalib(cls: Any, config: Any, data: DataShape, device: torch.device) -> CostProbe:
+    """Build the model (random backbone), time one warm-up and one timed step per batch, and scoring."""
+    from bench.methods.anomalib_models.data import as_anomalib_images
+    from bench.methods.anomalib_models.training import quiet
+
+    detector = cls(config, seed=0, device=device)
+    size = detector._input_size(random_images(1, 1, data.size))
+    module = detector._build(size, pretrained=False, records=[])
+    model = module.model.to(device)
+    batch_size = int(config.batch_size)
+    images = as_anomalib_images(random_images(batch_size, 1, size[0]).images).to(device)
+    if module.pre_processor is not None:
+        images = module.pre_processor.transform(images)
+    optimizers = module.configure_optimizers()
+    notes = ["random backbone"] if getattr(config, "pretrained", False) else []
+    with quiet(), peak_memory(device) as peak:
+        if optimizers is None:  # scoring is the same feature pass, then distances to the memory (not timed)
+            step, features = _feature_pass(model, images, device)
+            per_image = step / batch_size
+        else:
+            step, features = _training_step(module, optimizers, images, device), None
+            notes.append("real training_step")
+            model.eval()
+            with torch.no_grad():
+                per_image = warm_timed(lambda: model(images), device) / batch_size
+    n_train = data.count("train_normal")
+    epochs = int(module.trainer_arguments.get("max_epochs") or detector.epochs())
+    steps = epochs * math.ceil(n_train / batch_size) if n_train else None
+    parameters = sum(p.numel() for p in model.parameters())
+    state = parameters * 4
+    extra = per_image * (data.count("test") + data.count("val"))
+    key = detector.model_key
+    if features is not None and key == "padim":
+        n_features, positions = features.shape[1], features.shape[2] * features.shape[3]
+        state += 4 * positions * (n_features + n_features**2)  # mean and inverse covariance per position
+    elif features is not None and key == "patchcore":
+        rows = features.shape[0] // batch_size * n_train  # patch features of the whole training set
+        kept = int(rows * config.coreset_sampling_ratio)
+        state += 4 * kept * features.shape[1]
+        greedy = _greedy_step_seconds(rows, device)
+        extra += greedy * kept
+        notes.append(f"coreset: {kept:,} greedy steps, 1 timed")
+    elif features is not None:
+        notes.append("learned buffers not sized")
+    return CostProbe(parameters=parameters, seconds_per_step=step, steps=steps,
+                     step=f"batch of {batch_size}, {epochs} epoch(s)",
+                     peak_memory_mb=peak.mb, state_bytes=state + 64 * 1024, extra_seconds=extra, notes=tuple(notes))
+
+
+def _feature_pass(model: torch.nn.Module, images: torch.Tensor, device: torch.device) -> tuple[float, Any]:
+    """Seconds of the training-mode forward (the features a memory-bank model stores), and its output."""
+    model.train()
+    features: list[Any] = []
+    with torch.no_grad():
+        seconds = warm_timed(lambda: features.append(model(images)), device)
+    return seconds, features[-1]
+
+
+def _training_step(module: Any, optimizers: Any, images: torch.Tensor, device: torch.device) -> float:
+    """Seconds of the module's own training_step on one batch (see `warm_timed`), with Lightning's
+    optimiser, backward and logging hooks replaced by their plain torch equivalents."""
+    from anomalib.data import ImageBatch
+
+    found = optimizers if isinstance(optimizers, list | tuple) else [optimizers]
+    found = [o["optimizer"] if isinstance(o, dict) else o for o in found]
+    if found and isinstance(found[0], list | tuple):  # ([optimisers], [schedulers])
+        found = list(found[0])
+    manual = not module.automatic_optimization
+    module.optimizers = lambda *args, **kwargs: found if len(found) > 1 else found[0]
+    module.manual_backward = lambda loss, *args, **kwargs: loss.backward(*args, **kwargs)
+    module.log_dict = module.log = lambda *args, **kwargs: None
+    module.to(device).train()
+    batch = ImageBatch(image=images)
+
+    def step() -> None:
+        out = module.training_step(batch, 0)
+        if not manual:
+            loss = out["loss"] if isinstance(out, dict) else out
+            for optimizer in found:
+                optimizer.zero_grad()
+            loss.backward()
+            for optimizer in found:
+                optimizer.step()
+
+    return warm_timed(step, device)
+
+
+def _greedy_step_seconds(rows: int, device: torch.device) -> float:
+    """One step of k-center greedy selection: distances of every projected patch feature to the newest centre."""
+    projected = torch.rand(rows, GREEDY_PROJECTION_DIM, device=device)
+    nearest = torch.full((rows,), float("inf"), device=device)
+
+    def update() -> None:
+        centre = projected[torch.argmax(nearest)]
+        torch.minimum(nearest, torch.linalg.norm(projected - centre, dim=1), out=nearest)
+
+    return warm_timed(update, device)
