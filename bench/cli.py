@@ -94,6 +94,8 @@ def run_command(
                                                   "with a validation split, else normal-quantile:0.95).")] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for runs another process is doing, instead of "
                                        "skipping them.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the planned runs with time, memory and disk "
+                                          "estimates (a few timed steps each); write nothing.")] = False,
 ) -> None:
     """Train every selected method on a data set, score the test split, write run records."""
     from bench import registry, runner
@@ -108,6 +110,11 @@ def run_command(
     resolve_device(device)
     names = registry.resolve_method_names(methods)
     grid = plan_sweep(names, dataset, parse_seeds(seeds), preset, overrides or [], threshold)  # --set k=v1,v2: a sweep
+    if dry_run:  # before the runs folder and the data: nothing is written or decoded
+        from bench.estimate import dry_run as print_estimates
+
+        print_estimates([(_adapter(dataset, root, data), specs) for data, specs in grid.groups()], device, console)
+        return
     check_writable(runs)
     if len(grid.points) > 1:
         console.print(grid.table())
