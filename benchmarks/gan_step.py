@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -27,6 +27,7 @@ class BenchArgs:
     batch_size: int
     units: int  # timed units per side
     warmup: int
+    overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # config fields for our side, e.g. accel
 
 
 @dataclasses.dataclass
@@ -38,6 +39,7 @@ class StepCase:
     ours: Callable[[], None]
     reference: Callable[[], None]
     notes: str = ""
+    accel: Mapping[str, object] = dataclasses.field(default_factory=dict)  # what our side ran (Accel.info())
 
 
 def case(name: str) -> Callable[[Callable[[BenchArgs], StepCase]], Callable[[BenchArgs], StepCase]]:
@@ -88,7 +90,7 @@ class Sides:
     ref_d: torch.nn.Module
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
-    accel_info: str
+    accel: Mapping[str, object]
 
 
 def build_sides(args: BenchArgs, config: Any,
@@ -102,7 +104,8 @@ def build_sides(args: BenchArgs, config: Any,
     torch.manual_seed(0)
     generator, critic = build_networks(config, args.size)
     ref_g, ref_d = copy.deepcopy(generator).to(device).train(), copy.deepcopy(critic).to(device).train()
-    accel = Accel.for_device(device, amp=config.amp, channels_last=config.channels_last, compile=config.compile)
+    accel = Accel.for_device(device, amp=config.amp, channels_last=config.channels_last, compile=config.compile,
+                             mode=config.accel)
     for module in (generator, critic):
         accel.prepare(module).train()
     images = torch.randint(0, 256, (4 * args.batch_size, config.channels, args.size, args.size),
@@ -121,7 +124,7 @@ def build_sides(args: BenchArgs, config: Any,
 
     betas = (config.beta1, config.beta2)
     return Sides(ours, batch, sampler, ref_g, ref_d, torch.optim.Adam(ref_g.parameters(), lr=config.g_lr, betas=betas),
-                 torch.optim.Adam(ref_d.parameters(), lr=config.d_lr, betas=betas), str(accel.info()))
+                 torch.optim.Adam(ref_d.parameters(), lr=config.d_lr, betas=betas), accel.info())
 
 
 def reference_critic_step(sides: Sides, real: torch.Tensor, fake: torch.Tensor, lambda_gp: float) -> None:
@@ -149,7 +152,8 @@ def healthygan_case(args: BenchArgs) -> StepCase:
     from bench.methods.healthygan.presets import PRESETS
     from bench.methods.healthygan.trainer import HealthyGANSteps, build_networks
 
-    config = dataclasses.replace(PRESETS[args.preset], image_size=args.size, batch_size=args.batch_size)
+    config = dataclasses.replace(PRESETS[args.preset], image_size=args.size, batch_size=args.batch_size,
+                                 **args.overrides)
     sides = build_sides(args, config, build_networks, HealthyGANSteps, ("A", "B"))
     ref_g, ref_d = sides.ref_g, sides.ref_d
     mixed, healthy = sides.batch["A"], sides.batch["B"]
@@ -170,7 +174,7 @@ def healthygan_case(args: BenchArgs) -> StepCase:
 
     description = (f"{args.preset} nets (G {config.g_conv_dim}/{config.g_res_blocks} res, D {config.d_conv_dim}), "
                    f"{args.size}px x{config.channels}, batch {args.batch_size}, {args.device.type}")
-    return StepCase(description, config.n_critic, sides.ours, reference, notes=sides.accel_info)
+    return StepCase(description, config.n_critic, sides.ours, reference, notes=str(sides.accel), accel=sides.accel)
 
 
 @case("sagan")
@@ -183,7 +187,8 @@ def sagan_case(args: BenchArgs) -> StepCase:
     from bench.methods.sagan.pseudo_anomaly import make_pseudo_anomalies, other_indices
     from bench.methods.sagan.trainer import NORMAL, UNLABELED, SAGANSteps, build_networks
 
-    config = dataclasses.replace(PRESETS[args.preset], image_size=args.size, batch_size=args.batch_size)
+    config = dataclasses.replace(PRESETS[args.preset], image_size=args.size, batch_size=args.batch_size,
+                                 **args.overrides)
     sides = build_sides(args, config, build_networks, SAGANSteps, (UNLABELED, NORMAL))
     ref_g, ref_d = sides.ref_g, sides.ref_d
     unlabeled, normal = sides.batch[UNLABELED], sides.batch[NORMAL]
@@ -206,4 +211,4 @@ def sagan_case(args: BenchArgs) -> StepCase:
     description = (f"{args.preset} nets (G {config.g_conv_dim}/{config.g_res_blocks} res, N={config.n_patches}, "
                    f"D {config.d_conv_dim}), {args.size}px x{config.channels}, batch {args.batch_size}, "
                    f"{args.device.type}")
-    return StepCase(description, config.n_critic, sides.ours, reference, notes=sides.accel_info)
+    return StepCase(description, config.n_critic, sides.ours, reference, notes=str(sides.accel), accel=sides.accel)

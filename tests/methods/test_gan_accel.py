@@ -29,6 +29,7 @@ from bench.methods.healthygan.detector import HealthyGANDetector
 from bench.methods.sagan.detector import SAGANDetector
 from bench.progress import Progress, ProgressTask
 
+pytestmark = pytest.mark.xdist_group("gan-accel")  # one worker trains (and compiles) the shared models (make test)
 # G's gradient is the less exact: L1 terms flip sign where bf16 rounds x - x' across zero, and HealthyGAN's focus
 # loss, 1 / (|M - 0.5| + 0.01), is steepest at the initial mask M ~ 0.5 (measured: D 0.996-0.9997, G 0.93-0.95).
 MIN_COSINE = {"D": 0.99, "G": 0.85}

@@ -1,0 +1,246 @@
+"""`make gpu-check` (`python -m benchmarks.gpu_check`): one script for the first machine with a GPU, meant to finish in
+under 8 minutes there. Writes `results/gpu-check.json` and a short Markdown summary beside it.
+
+1. Training-step throughput of both GANs at paper size (HealthyGAN: G 8.4M + D, batch 16, 128 px; SAGAN: G 44.8M
+   + D, batch 64, 64 px): our step (bf16 autocast + channels_last + torch.compile of G, `accel=on`) against a plain
+   fp32 eager step of the same networks in the same process (benchmarks.gan_step), as a ratio, with the peak GPU
+   memory of each side.
+2. `--preset fast` of HealthyGAN and SAGAN on the synthetic set through the real runner: test AUC and wall time
+   (iterations capped to a time budget where the dry-run probe says the preset would not fit; the JSON says so).
+3. PaDiM, PatchCore and GANomaly `fast` on the synthetic set with `pretrained=false` (nothing downloaded).
+4. Score agreement of one trained detector (the HealthyGAN of part 2) scored in bf16 against fp32.
+
+`--cpu-smoke` runs every part for a few steps with tiny networks on CPU (the test suite runs it), writing
+`gpu-check-cpu-smoke.json` / `.md` instead. A part that fails is recorded with its error; the script then exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+GANS = ("healthygan", "sagan")
+BASELINES: dict[str, dict[str, str]] = {"padim": {"pretrained": "false"}, "patchcore": {"pretrained": "false"},
+                                        "ganomaly": {}}
+OURS: dict[str, Any] = {"accel": "on", "amp": True, "channels_last": True, "compile": True}
+PAPER_STEP = {"healthygan": (128, 16), "sagan": (64, 64)}  # (px, batch) at paper size
+FAST_RUN_BUDGET_S = 100.0  # per GAN in part 2, compile included
+COMPILE_ALLOWANCE_S = 45.0  # of that budget, set aside for inductor
+# --cpu-smoke: the tiny networks of tests/methods/test_gan_accel.py (same compiled graphs), a few steps each.
+SMOKE_NETS: dict[str, Any] = {"g_conv_dim": 4, "g_res_blocks": 1, "d_conv_dim": 4}
+SMOKE_STEP = {"healthygan": (16, 4), "sagan": (32, 4)}
+SMOKE_RUN = {"healthygan": {"image_size": "16"}, "sagan": {"image_size": "32"}}
+SMOKE_DATA = {"n_normal": 24, "unlabeled_size": 16, "n_val": 4, "n_test": 8, "generate_size": 64}
+
+
+@dataclasses.dataclass
+class Check:
+    device: torch.device
+    smoke: bool
+    runs: Path
+    compile: bool = True  # part 1's step with torch.compile of G
+    prepared: Any = None
+    agreement_folder: Path | None = None  # the trained detector that part 4 scores
+
+
+def step_throughput(check: Check, name: str) -> dict[str, Any]:
+    """Our step vs plain fp32 eager of the same networks, same batch, same process; peak memory per side."""
+    from bench.estimate import peak_memory
+    from benchmarks.gan_step import CASES, BenchArgs, time_calls
+
+    size, batch = (SMOKE_STEP if check.smoke else PAPER_STEP)[name]
+    overrides = {**OURS, "compile": check.compile, **(SMOKE_NETS if check.smoke else {})}
+    args = BenchArgs(device=check.device, preset="smoke" if check.smoke else "paper", size=size, batch_size=batch,
+                     units=1 if check.smoke else 20, warmup=1 if check.smoke else 3, overrides=overrides)
+    built = CASES[name](args)
+    sides = {}
+    for side, fn in (("ours", built.ours), ("reference", built.reference)):
+        with peak_memory(check.device) as peak:
+            seconds = time_calls(fn, args.units, args.warmup, check.device)
+        sides[side] = {"it_s": built.iterations / seconds, "peak_memory_mb": peak.mb}
+    return {"setting": built.description, "ours": sides["ours"], "reference": sides["reference"],
+            "ratio": sides["ours"]["it_s"] / sides["reference"]["it_s"], "ours_accel": dict(built.accel)}
+
+
+def prepare_data(check: Check) -> Any:
+    from bench.testing import synthetic_data
+
+    if check.prepared is None:
+        options = SMOKE_DATA if check.smoke else {}
+        check.prepared = synthetic_data(check.runs / "data", options)
+    return check.prepared
+
+
+def run_preset(check: Check, name: str, overrides: Mapping[str, str]) -> dict[str, Any]:
+    """One `fast` run through the runner (the real run path): test AUC, fit and wall time, the folder."""
+    from bench import runner
+
+    prepared = prepare_data(check)
+    (spec,) = runner.plan([name], "synthetic", [0], "fast", dict(overrides))
+    start = time.perf_counter()
+    outcome = runner.execute(spec, prepared, check.runs / "runs", device=str(check.device))
+    wall = time.perf_counter() - start
+    if outcome.status != "complete":
+        raise RuntimeError(f"{name} fast run {outcome.status}: {outcome.error}")
+    record = json.loads((outcome.folder / "run.json").read_text())
+    return {"auc": outcome.metrics["auc"], "wall_s": wall, "fit_s": record.get("timings", {}).get("fit_s"),
+            "overrides": dict(overrides), "folder": str(outcome.folder),
+            "accel": (record.get("method_info", {}).get("training") or {}).get("accel")}
+
+
+def fast_gan_run(check: Check, name: str) -> dict[str, Any]:
+    """The GAN's `fast` preset, its iterations capped where the dry-run probe says they exceed the budget."""
+    from bench import registry
+    from bench.estimate import DataShape
+
+    cls = registry.get_method(name)
+    overrides: dict[str, str] = {}
+    note = "preset iterations"
+    if check.smoke:
+        overrides = {**{k: str(v) for k, v in SMOKE_NETS.items()}, **SMOKE_RUN[name], "batch_size": "4",
+                     "iterations": "4", "checkpoint_every": "2", "log_every": "2"}
+        note = "smoke: 4 iterations"
+    else:
+        config = cls.preset("fast", dataset="synthetic")
+        prepared = prepare_data(check)
+        shape = DataShape("synthetic", prepared.size, prepared.channels,
+                          {split: sum(labels.values()) for split, labels in prepared.counts().items()})
+        seconds = cls.cost_probe(config, shape, check.device).seconds_per_step or 0.0
+        fits = int((FAST_RUN_BUDGET_S - COMPILE_ALLOWANCE_S) / seconds) if seconds > 0 else config.iterations
+        if fits < config.iterations:
+            overrides["iterations"] = str(max(fits, config.n_critic))
+            note = f"capped to {overrides['iterations']} of {config.iterations} iterations (budget)"
+    result = {**run_preset(check, name, overrides), "iterations": note}
+    folder = Path(result.pop("folder"))  # a temporary folder, gone when the check ends
+    if name == "healthygan":
+        check.agreement_folder = folder
+    return result
+
+
+def baseline_run(check: Check, name: str) -> dict[str, Any]:
+    overrides = dict(BASELINES[name])
+    if check.smoke:
+        overrides.update(image_size="32", epochs="1")
+    result = run_preset(check, name, overrides)
+    result.pop("folder")
+    return result
+
+
+def score_agreement(check: Check) -> dict[str, Any]:
+    """The part-2 HealthyGAN scored on the test split in fp32 (as runs score) and under bf16 autocast."""
+    from scipy.stats import spearmanr
+    from sklearn.metrics import roc_auc_score
+
+    from bench.methods.healthygan.detector import HealthyGANDetector
+
+    if check.agreement_folder is None:
+        raise RuntimeError("no trained HealthyGAN (part 2 failed)")
+    detector = HealthyGANDetector.load(check.agreement_folder / "detector.pt", device=str(check.device))
+    test = prepare_data(check).split("test")
+    fp32 = detector.score(test)
+    with torch.autocast(check.device.type, dtype=torch.bfloat16):
+        bf16 = detector.score(test)
+    diff = np.abs(bf16 - fp32)
+    return {"detector": "healthygan fast (part 2)", "images": len(test), "max_abs_diff": float(diff.max()),
+            "mean_abs_diff": float(diff.mean()), "mean_score": float(fp32.mean()),
+            "spearman": float(spearmanr(fp32, bf16).statistic), "auc_fp32": float(roc_auc_score(test.labels, fp32)),
+            "auc_bf16": float(roc_auc_score(test.labels, bf16))}
+
+
+def run_part(results: dict[str, Any], section: str, key: str, fn: Callable[[], dict[str, Any]]) -> None:
+    """Run one part, recording its result or its error (the check goes on)."""
+    start = time.perf_counter()
+    try:
+        results[section][key] = {**fn(), "part_s": time.perf_counter() - start}
+    except Exception as exc:  # noqa: BLE001 - a failed part is recorded with its traceback, the others still run
+        results[section][key] = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+        results["errors"].append(f"{section}/{key}: {type(exc).__name__}: {exc}")
+
+
+def _fmt(value: Any, spec: str = ".3f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def markdown(results: Mapping[str, Any]) -> str:
+    """A short summary of the JSON."""
+    device = results["device"]
+    lines = [f"# gpu-check ({results['mode']})", "", f"Device: {device.get('gpu', device['device'])} "
+             f"({device.get('reason', '')}); torch {results['torch']}; {results['elapsed_s']:.0f} s in all.",
+             "", "| GAN step | setting | ours it/s | fp32 eager it/s | ratio | ours peak MB | fp32 peak MB |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for name, row in results["step_throughput"].items():
+        if "error" in row:
+            lines.append(f"| {name} | failed: {row['error']} | | | | | |")
+            continue
+        ours, ref = row["ours"], row["reference"]
+        lines.append(f"| {name} | {row['setting']} | {ours['it_s']:.2f} | {ref['it_s']:.2f} | {row['ratio']:.2f} | "
+                     f"{_fmt(ours['peak_memory_mb'], '.0f')} | {_fmt(ref['peak_memory_mb'], '.0f')} |")
+    lines += ["", "| fast run (synthetic) | test AUC | wall s | note |", "|---|---:|---:|---|"]
+    for section in ("fast_runs", "baselines"):
+        for name, row in results[section].items():
+            if "error" in row:
+                lines.append(f"| {name} | failed | | {row['error']} |")
+            else:
+                lines.append(f"| {name} | {row['auc']:.3f} | {row['wall_s']:.0f} | {row.get('iterations', '')} |")
+    agreement = results["score_agreement"].get("healthygan", {})
+    if "error" in agreement or not agreement:
+        lines += ["", f"Score agreement: failed ({agreement.get('error', 'not run')})."]
+    else:
+        lines += ["", f"Score agreement, bf16 vs fp32 ({agreement['detector']}, {agreement['images']} test images): "
+                  f"max |diff| {agreement['max_abs_diff']:.2g} (mean score {agreement['mean_score']:.3g}), Spearman "
+                  f"{agreement['spearman']:.4f}, AUC {agreement['auc_fp32']:.4f} (fp32) vs {agreement['auc_bf16']:.4f}"
+                  " (bf16)."]
+    if results["errors"]:
+        lines += ["", "Failed parts:", *(f"- {e}" for e in results["errors"])]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    from bench.device import choose_device
+    from bench.provenance import device_info
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.gpu_check", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cpu-smoke", action="store_true", help="every part for a few steps, tiny networks, CPU")
+    parser.add_argument("--device", default=None, help="default: cuda (cpu with --cpu-smoke)")
+    parser.add_argument("--out", type=Path, default=Path("results"), help="folder for the JSON and Markdown")
+    parser.add_argument("--no-compile", action="store_true", help="our step without torch.compile (a quick look)")
+    options = parser.parse_args(argv)
+    requested = options.device or ("cpu" if options.cpu_smoke else "cuda")
+    device = choose_device(requested).device
+    started = time.perf_counter()
+    mode = ("cpu-smoke" if options.cpu_smoke else "gpu") + (", no compile" if options.no_compile else "")
+    results: dict[str, Any] = {"mode": mode,
+                               "device": device_info(device, requested=requested), "torch": torch.__version__,
+                               "step_throughput": {}, "fast_runs": {}, "baselines": {}, "score_agreement": {},
+                               "errors": []}
+    with tempfile.TemporaryDirectory(prefix="gpu-check-") as work:
+        check = Check(device, options.cpu_smoke, Path(work), compile=not options.no_compile)
+        for name in GANS:
+            run_part(results, "step_throughput", name, lambda name=name: step_throughput(check, name))
+        for name in GANS:
+            run_part(results, "fast_runs", name, lambda name=name: fast_gan_run(check, name))
+        for name in BASELINES:
+            run_part(results, "baselines", name, lambda name=name: baseline_run(check, name))
+        run_part(results, "score_agreement", "healthygan", lambda: score_agreement(check))
+    results["elapsed_s"] = time.perf_counter() - started
+    stem = "gpu-check-cpu-smoke" if options.cpu_smoke else "gpu-check"
+    options.out.mkdir(parents=True, exist_ok=True)
+    (options.out / f"{stem}.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    (options.out / f"{stem}.md").write_text(markdown(results))
+    print(markdown(results))
+    return 1 if results["errors"] else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
