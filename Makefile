@@ -10,7 +10,7 @@ SITE ?= site
 TEST_WORKERS ?= 2
 PYTEST := HF_HUB_OFFLINE=1 $(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
-.PHONY: demo test test-fast pdflatex chromium lint bench clean-runs
+.PHONY: demo test test-fast pdflatex chromium lint bench gpu-check clean-runs
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ lint: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m benchmarks
+
+# The first machine with a GPU: both GANs' training step (ours vs plain fp32 eager, paper size), the fast presets and
+# the anomalib baselines on synthetic data, bf16-vs-fp32 score agreement; results/gpu-check.json and .md, < 8 min.
+gpu-check: $(BIN)/.installed
+	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.gpu_check --out results
 
 clean-runs:
 	rm -rf $(RUNS)
