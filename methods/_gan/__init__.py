@@ -1,7 +1,8 @@
 """Shared GAN training machinery for the GAN plugins (HealthyGAN, SAGAN).
 
 A method keeps its math (networks, losses) and plugs two loss functions into one loop; the loop owns the rest:
-n_critic scheduling, bf16 autocast / channels_last / compile on CUDA (fp32 eager on CPU), loss log (CSV, and
+n_critic scheduling, bf16 autocast / channels_last / compile (on CUDA only with `accel=auto`, everywhere with
+`accel=on`, nowhere with `accel=off`; `accel.Accel`), loss log (CSV, and
 TensorBoard when installed), progress bar, atomic checkpoints with exact resume (modules, optimisers,
 iteration, every RNG, the batch sampler), divergence handling (non-finite losses: restore the last checkpoint
 and halve the lr once; a second time raise `DivergenceError`) and checkpoint selection (`last`, `val-auc`,
@@ -33,7 +34,8 @@ The loop on its own, for other uses::
             adv = generator_adversarial_loss(self.D(self.G(batch["A"])))
             return {"loss": adv + ..., "adv": adv.detach(), ...}
 
-    accel = Accel.for_device(device, amp=cfg.amp, channels_last=cfg.channels_last, compile=cfg.compile)
+    accel = Accel.for_device(device, amp=cfg.amp, channels_last=cfg.channels_last, compile=cfg.compile,
+                             mode=cfg.accel)
     sets = {"A": images_to_device(unlabeled, accel.device, size=64), "B": images_to_device(normal, ...)}
     sampler = DeviceSampler(sets, cfg.batch_size, seed=seed, channels=1, hflip=True)
     loop = GANLoop(MySteps(...), sampler, LoopSettings(iterations=..., n_critic=2, checkpoint_every=...),
@@ -50,7 +52,8 @@ Contract details:
   checkpointed, so a resumed CPU run gives the same weights as an uninterrupted one.
 - Files in `folder`: `checkpoints/last.pt` (resume point), `checkpoints/best.pt` (selected weights),
   `losses.csv`, `tensorboard/` (if installed). `folder=None` trains in a temporary folder (no resume).
-- Everything on CUDA is guarded by the device type: CPU runs stay fp32 eager.
+- The speed features follow `Accel.for_device(..., mode=config.accel)`: with the default `auto` a CPU run stays
+  fp32 eager; `on` runs them on CPU too (bf16 autocast on CPU, inductor), as the tests do.
 """
 
 from bench.methods._gan.accel import Accel, eval_mode
