@@ -27,7 +27,7 @@ from bench.methods._gan import Accel, DeviceSampler, gradient_penalty
 from bench.methods._gan.networks import Critic
 from bench.methods.healthygan.detector import HealthyGANDetector
 from bench.methods.sagan.detector import SAGANDetector
-from bench.progress import Progress, ProgressTask
+from bench.progress import Progress
 
 pytestmark = pytest.mark.xdist_group("gan-accel")  # one worker trains (and compiles) the shared models (make test)
 # G's gradient is the less exact: L1 terms flip sign where bf16 rounds x - x' across zero, and HealthyGAN's focus
@@ -62,26 +62,6 @@ def train_data(prepared) -> TrainData:
 def logged_losses(workdir: Path) -> list[dict[str, float]]:
     with (workdir / "losses.csv").open() as f:
         return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
-
-
-class InterruptAt(Progress):
-    """Raises KeyboardInterrupt from the progress bar at `iteration` (as Ctrl-C in training would)."""
-
-    def __init__(self, iteration: int) -> None:
-        self.iteration = iteration
-
-    def task(self, description, total=None, completed=0):
-        stop = self.iteration
-
-        class Bar(ProgressTask):
-            done = completed
-
-            def advance(self, n=1, **fields):
-                self.done += n
-                if self.done >= stop:
-                    raise KeyboardInterrupt
-
-        return Bar()
 
 
 # --- the switch ------------------------------------------------------------------------------------------------
@@ -242,9 +222,9 @@ def test_a_bf16_trained_detector_loads_and_scores_in_plain_fp32(trained, tmp_pat
         np.testing.assert_array_equal(detector.score(trained.test), trained.on.score(trained.test))
 
 
-def test_a_cut_run_resumes_exactly_under_the_same_features(trained, small_data, tmp_path):
+def test_a_cut_run_resumes_exactly_under_the_same_features(trained, small_data, tmp_path, interrupt_at):
     with pytest.raises(KeyboardInterrupt):
-        make_detector(trained.name, trained.features, tmp_path, progress=InterruptAt(18)).fit(train_data(small_data))
+        make_detector(trained.name, trained.features, tmp_path, progress=interrupt_at(18)).fit(train_data(small_data))
     resumed = make_detector(trained.name, trained.features, tmp_path).fit(train_data(small_data))
     assert resumed.train_info_["resumed_from"] == 12
     for (key, a), b in zip(resumed.generator_.state_dict().items(), trained.on.generator_.state_dict().values(),
@@ -253,10 +233,10 @@ def test_a_cut_run_resumes_exactly_under_the_same_features(trained, small_data, 
     np.testing.assert_array_equal(resumed.score(trained.test), trained.on.score(trained.test))
 
 
-def test_a_checkpoint_of_other_features_is_not_resumed(trained, small_data, tmp_path):
+def test_a_checkpoint_of_other_features_is_not_resumed(trained, small_data, tmp_path, interrupt_at):
     """A run folder trained with accel=on does not continue under accel=off (its weights took another path)."""
     with pytest.raises(KeyboardInterrupt):
-        make_detector(trained.name, trained.features, tmp_path, progress=InterruptAt(18)).fit(train_data(small_data))
+        make_detector(trained.name, trained.features, tmp_path, progress=interrupt_at(18)).fit(train_data(small_data))
     with pytest.raises(BenchError, match="another configuration"):
         make_detector(trained.name, OFF, tmp_path).fit(train_data(small_data))
 

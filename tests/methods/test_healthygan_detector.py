@@ -22,7 +22,7 @@ from bench.methods._gan.trainer import train
 from bench.methods.healthygan.detector import HealthyGANDetector
 from bench.methods.healthygan.presets import PRESETS
 from bench.methods.healthygan.trainer import RECIPE, build_networks
-from bench.progress import Progress, ProgressTask
+from bench.progress import Progress
 from bench.testing import TINY_DATA, synthetic_data
 
 TINY_RUN = {"image_size": "16", "g_conv_dim": "4", "g_res_blocks": "1", "d_conv_dim": "4", "iterations": "8",
@@ -38,31 +38,11 @@ def detector(workdir=None, progress=None, **overrides) -> HealthyGANDetector:
                                           workdir=workdir, progress=progress)
 
 
-class InterruptAt(Progress):
-    """Raises KeyboardInterrupt from the progress bar at `iteration`, as Ctrl-C during training does."""
-
-    def __init__(self, iteration: int) -> None:
-        self.iteration = iteration
-
-    def task(self, description, total=None, completed=0):
-        stop = self.iteration
-
-        class Bar(ProgressTask):
-            done = completed
-
-            def advance(self, n=1, **fields):
-                self.done += n
-                if self.done >= stop:
-                    raise KeyboardInterrupt
-
-        return Bar()
-
-
-def test_resumed_run_scores_like_an_uninterrupted_one(tiny_data, tmp_path):
+def test_resumed_run_scores_like_an_uninterrupted_one(tiny_data, tmp_path, interrupt_at):
     test = tiny_data.split("test")
     straight = detector(tmp_path / "straight").fit(train_data(tiny_data))
     with pytest.raises(KeyboardInterrupt):
-        detector(tmp_path / "cut", progress=InterruptAt(6)).fit(train_data(tiny_data))
+        detector(tmp_path / "cut", progress=interrupt_at(6)).fit(train_data(tiny_data))
     resumed = detector(tmp_path / "cut").fit(train_data(tiny_data))
     assert resumed.train_info_["resumed_from"] == 4
     np.testing.assert_array_equal(resumed.score(test), straight.score(test))

@@ -18,7 +18,7 @@ from bench.methods.sagan.detector import SAGANDetector
 from bench.methods.sagan.networks import SAGANGenerator
 from bench.methods.sagan.pseudo_anomaly import make_pseudo_anomalies, other_indices
 from bench.methods.sagan.trainer import SAGANSteps, build_networks
-from bench.progress import Progress, ProgressTask
+from bench.progress import Progress
 
 TINY = {"image_size": 32, "g_conv_dim": 4, "g_res_blocks": 1, "d_conv_dim": 4, "batch_size": 4,
         "iterations": 6, "checkpoint_every": 3, "log_every": 1}
@@ -118,30 +118,10 @@ def test_fit_writes_checkpoints_loss_log_and_sample_grid(train_data, tmp_path):
     assert detector.run_info()["training"]["iterations"] == TINY["iterations"]
 
 
-class _InterruptAt(Progress):
-    """Raises KeyboardInterrupt when the bar reaches `stop` (as Ctrl-C would)."""
-
-    def __init__(self, stop: int) -> None:
-        self.stop = stop
-
-    def task(self, description: str, total: int | None = None, completed: int = 0) -> ProgressTask:
-        stop = self.stop
-
-        class _Task(ProgressTask):
-            done = completed
-
-            def advance(self, n: int = 1, **fields) -> None:
-                self.done += n
-                if self.done >= stop:
-                    raise KeyboardInterrupt
-
-        return _Task()
-
-
-def test_interrupted_fit_resumes_to_the_same_weights(train_data, tmp_path):
+def test_interrupted_fit_resumes_to_the_same_weights(train_data, tmp_path, interrupt_at):
     uninterrupted = generator_weights(tiny_detector(tmp_path / "a").fit(train_data))
     with pytest.raises(KeyboardInterrupt):
-        tiny_detector(tmp_path / "b", progress=_InterruptAt(4)).fit(train_data)  # after the checkpoint at 3
+        tiny_detector(tmp_path / "b", progress=interrupt_at(4)).fit(train_data)  # after the checkpoint at 3
     resumed = tiny_detector(tmp_path / "b").fit(train_data)
     assert resumed.run_info()["training"]["resumed_from"] == 3
     for name, value in generator_weights(resumed).items():
