@@ -55,10 +55,9 @@ PRESETS: dict[str, HealthyGANConfig] = {
     # critic (see Critic).
     "fast": HealthyGANConfig(image_size=64, channels=1, iterations=20_000, batch_size=32, selection="last",
                              checkpoint_every=2_000, log_every=50, compile=True, critic_init="he"),
-    # About a CPU-minute (make demo, tests): narrow networks at 32 px. Departures from the paper's weights, measured
-    # on the synthetic learning split: identity and reconstruction at 10 (Fixed-Point GAN's weights; at 1 the
-    # mask saturates and AUC stays near 0.6) and val-auc selection every 100 iterations (600 iterations: AUC
-    # 0.66-0.69 over two seeds; it peaks and falls back in such short runs, so `last` is a lottery).
+    # CPU-minutes (make demo, the learning check): narrow networks at 32 px. Departures from the paper: identity and
+    # reconstruction weights 10 (Fixed-Point GAN's; at 1 the mask saturates in a run this short) and validation-AUC
+    # selection every 100 iterations (short runs peak and fall back, so the last weights are a lottery).
     "smoke": HealthyGANConfig(image_size=32, channels=1, g_conv_dim=16, g_res_blocks=2, d_conv_dim=16,
                               lambda_id=10.0, lambda_rec=10.0, iterations=600, batch_size=16, g_lr=2e-4,
                               d_lr=2e-4, selection="val-auc-or-last", checkpoint_every=100, log_every=10, amp=False,
