@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -25,6 +24,7 @@ import torch
 
 from bench.data.adapter import PreparedData
 from bench.detector import Detector, ImageSet, TrainData
+from bench.environment import temporary_env
 from bench.errors import NotFittedError
 
 # Enough images to check the contract in seconds (per class for val and test).
@@ -302,15 +302,8 @@ def _run(check: Check, subject: Subject) -> CheckResult:
 @contextlib.contextmanager
 def _cache_under(folder: Path) -> Iterator[None]:
     """Decode into `folder` instead of the user's BENCH_CACHE while the block runs."""
-    previous = os.environ.get("BENCH_CACHE")
-    os.environ["BENCH_CACHE"] = str(folder)
-    try:
+    with temporary_env("BENCH_CACHE", str(folder)):
         yield
-    finally:
-        if previous is None:
-            os.environ.pop("BENCH_CACHE", None)
-        else:
-            os.environ["BENCH_CACHE"] = previous
 
 
 def _snapshot(value: Any) -> Any:

@@ -10,7 +10,6 @@ does not hold them, `check_weights` downloads them there once, before any traini
 from __future__ import annotations
 
 import contextlib
-import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 
 from bench.downloads import download_unavailable_reason, download_verified
+from bench.environment import temporary_env
 from bench.errors import BenchError
 
 WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"  # pytorch_fid.inception.FID_WEIGHTS_URL's file
@@ -81,19 +81,12 @@ def check_weights(weights: Path | None) -> Path:
 def _torch_home_holding(weights: Path) -> Iterator[None]:
     """A temporary TORCH_HOME whose hub cache holds (a link to) `weights` under the name pytorch-fid asks for,
     so pytorch-fid loads exactly that file and never tries to download."""
-    previous = os.environ.get("TORCH_HOME")
     with tempfile.TemporaryDirectory(prefix="bench-fid-") as home:
         checkpoints = Path(home) / "hub" / "checkpoints"
         checkpoints.mkdir(parents=True)
         (checkpoints / WEIGHTS_FILE).symlink_to(weights.resolve())
-        os.environ["TORCH_HOME"] = home
-        try:
+        with temporary_env("TORCH_HOME", home):
             yield
-        finally:
-            if previous is None:
-                os.environ.pop("TORCH_HOME", None)
-            else:
-                os.environ["TORCH_HOME"] = previous
 
 
 class InceptionFeatures:
