@@ -40,15 +40,25 @@ class HardSynthetic(SyntheticDataset):
 
 
 @contextlib.contextmanager
-def registered() -> Iterator[None]:
-    """Register the test method and data set for the duration (removed again: other tests never see them)."""
-    registry.methods.register(ODD_METHOD, OddNamePCA, in_all=False)
-    registry.datasets.register(HARD_DATASET, HardSynthetic)
+def temporarily_registered(methods: dict[str, type], datasets: dict[str, type]) -> Iterator[None]:
+    """Register test methods (outside `--methods all`) and data sets for the duration only: other tests never
+    see them."""
+    for name, cls in methods.items():
+        registry.methods.register(name, cls, in_all=False)
+    for name, cls in datasets.items():
+        registry.datasets.register(name, cls)
     try:
         yield
     finally:
-        registry.methods.unregister(ODD_METHOD)
-        registry.datasets.unregister(HARD_DATASET)
+        for name in methods:
+            registry.methods.unregister(name)
+        for name in datasets:
+            registry.datasets.unregister(name)
+
+
+def registered() -> contextlib.AbstractContextManager[None]:
+    """The odd-named PCA and the hard synthetic data set, for the duration."""
+    return temporarily_registered({ODD_METHOD: OddNamePCA}, {HARD_DATASET: HardSynthetic})
 
 
 def run(runs: Path, method: str, dataset: str, seeds: list[int], *, preset: str = "paper",

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
-from bench import registry
 from bench.datasets.synthetic import SyntheticDataset, SyntheticOptions
 from bench.detector import ImageSet
 from bench.executors.grid import run_grid
 from bench.methods.pca.detector import PCADetector
 from bench.sweep import plan_sweep
+from tests.report.run_trees import temporarily_registered
 
 SHUFFLED = "pca_shuffled"
 EASY_DATASET = "synthetic_easy"
@@ -58,18 +57,9 @@ class FaintSynthetic(SyntheticDataset):
     options_class = FaintOptions
 
 
-@contextlib.contextmanager
-def registered() -> Iterator[None]:
+def registered() -> contextlib.AbstractContextManager[None]:
     """The shuffled method and the easy and faint data sets, for the duration only."""
-    registry.methods.register(SHUFFLED, ShuffledPCA, in_all=False)
-    registry.datasets.register(EASY_DATASET, EasySynthetic)
-    registry.datasets.register(FAINT_DATASET, FaintSynthetic)
-    try:
-        yield
-    finally:
-        registry.methods.unregister(SHUFFLED)
-        registry.datasets.unregister(EASY_DATASET)
-        registry.datasets.unregister(FAINT_DATASET)
+    return temporarily_registered({SHUFFLED: ShuffledPCA}, {EASY_DATASET: EasySynthetic, FAINT_DATASET: FaintSynthetic})
 
 
 def run_sweep(runs: Path, methods: list[str], dataset: str, seeds: list[int], sets: list[str]) -> list[Path]:
