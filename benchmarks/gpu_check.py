@@ -49,6 +49,7 @@ class Check:
     smoke: bool
     runs: Path
     compile: bool = True  # part 1's step with torch.compile of G
+    run_budget_s: float = FAST_RUN_BUDGET_S  # per GAN in part 2, compile included
     prepared: Any = None
     agreement_folder: Path | None = None  # the trained detector that part 4 scores
 
@@ -116,7 +117,7 @@ def fast_gan_run(check: Check, name: str) -> dict[str, Any]:
         shape = DataShape("synthetic", prepared.size, prepared.channels,
                           {split: sum(labels.values()) for split, labels in prepared.counts().items()})
         seconds = cls.cost_probe(config, shape, check.device).seconds_per_step or 0.0
-        fits = int((FAST_RUN_BUDGET_S - COMPILE_ALLOWANCE_S) / seconds) if seconds > 0 else config.iterations
+        fits = int((check.run_budget_s - COMPILE_ALLOWANCE_S) / seconds) if seconds > 0 else config.iterations
         if fits < config.iterations:
             overrides["iterations"] = str(max(fits, config.n_critic))
             note = f"capped to {overrides['iterations']} of {config.iterations} iterations (budget)"
@@ -165,6 +166,18 @@ def run_part(results: dict[str, Any], section: str, key: str, fn: Callable[[], d
     except Exception as exc:  # noqa: BLE001 - a failed part is recorded with its traceback, the others still run
         results[section][key] = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
         results["errors"].append(f"{section}/{key}: {type(exc).__name__}: {exc}")
+        traceback.print_exc()
+    print(f"[gpu-check] {section}/{key}: {time.perf_counter() - start:.0f} s, "
+          f"{'failed' if 'error' in results[section][key] else 'ok'}", flush=True)
+
+
+def write_results(results: Mapping[str, Any], out: Path, stem: str) -> None:
+    """The JSON and its Markdown summary; written after every part, so a check stopped halfway keeps what it did."""
+    out.mkdir(parents=True, exist_ok=True)
+    for suffix, text in ((".json", json.dumps(results, indent=2, default=str) + "\n"), (".md", markdown(results))):
+        partial = out / f"{stem}{suffix}.tmp"
+        partial.write_text(text)
+        partial.replace(out / f"{stem}{suffix}")
 
 
 def _fmt(value: Any, spec: str = ".3f") -> str:
@@ -215,29 +228,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default=None, help="default: cuda (cpu with --cpu-smoke)")
     parser.add_argument("--out", type=Path, default=Path("results"), help="folder for the JSON and Markdown")
     parser.add_argument("--no-compile", action="store_true", help="our step without torch.compile (a quick look)")
+    parser.add_argument("--run-budget", type=float, default=FAST_RUN_BUDGET_S,
+                        help="seconds for each GAN's fast run in part 2, compile included (default %(default)s)")
     options = parser.parse_args(argv)
     requested = options.device or ("cpu" if options.cpu_smoke else "cuda")
     device = choose_device(requested).device
     started = time.perf_counter()
     mode = ("cpu-smoke" if options.cpu_smoke else "gpu") + (", no compile" if options.no_compile else "")
-    results: dict[str, Any] = {"mode": mode,
+    stem = "gpu-check-cpu-smoke" if options.cpu_smoke else "gpu-check"
+    results: dict[str, Any] = {"mode": mode, "elapsed_s": 0.0,
                                "device": device_info(device, requested=requested), "torch": torch.__version__,
                                "step_throughput": {}, "fast_runs": {}, "baselines": {}, "score_agreement": {},
                                "errors": []}
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as work:
-        check = Check(device, options.cpu_smoke, Path(work), compile=not options.no_compile)
-        for name in GANS:
-            run_part(results, "step_throughput", name, lambda name=name: step_throughput(check, name))
-        for name in GANS:
-            run_part(results, "fast_runs", name, lambda name=name: fast_gan_run(check, name))
-        for name in BASELINES:
-            run_part(results, "baselines", name, lambda name=name: baseline_run(check, name))
-        run_part(results, "score_agreement", "healthygan", lambda: score_agreement(check))
-    results["elapsed_s"] = time.perf_counter() - started
-    stem = "gpu-check-cpu-smoke" if options.cpu_smoke else "gpu-check"
-    options.out.mkdir(parents=True, exist_ok=True)
-    (options.out / f"{stem}.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
-    (options.out / f"{stem}.md").write_text(markdown(results))
+        check = Check(device, options.cpu_smoke, Path(work), compile=not options.no_compile,
+                      run_budget_s=options.run_budget)
+        parts: list[tuple[str, str, Callable[[], dict[str, Any]]]] = [
+            *(("step_throughput", name, lambda name=name: step_throughput(check, name)) for name in GANS),
+            *(("fast_runs", name, lambda name=name: fast_gan_run(check, name)) for name in GANS),
+            *(("baselines", name, lambda name=name: baseline_run(check, name)) for name in BASELINES),
+            ("score_agreement", "healthygan", lambda: score_agreement(check))]
+        for section, key, fn in parts:
+            run_part(results, section, key, fn)
+            results["elapsed_s"] = time.perf_counter() - started
+            write_results(results, options.out, stem)
     print(markdown(results))
     return 1 if results["errors"] else 0
 
