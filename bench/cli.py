@@ -96,20 +96,26 @@ def run_command(
                                        "skipping them.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the planned runs with time, memory and disk "
                                           "estimates (a few timed steps each); write nothing.")] = False,
+    track: Annotated[str | None, typer.Option("--track", help="Also log every run to an experiment tracker: "
+                                              "mlflow (MLFLOW_TRACKING_URI, default a SQLite store beside "
+                                              "--runs).")] = None,
 ) -> None:
     """Train every selected method on a data set, score the test split, write run records."""
     from bench import registry, runner
     from bench.device import resolve_device
-    from bench.executors.grid import run_grid
+    from bench.executors.grid import run_grid, split_executor_settings
     from bench.progress import RichProgress
     from bench.store import check_writable
     from bench.sweep import plan_sweep
 
     if executor not in ("local", "ray"):
         raise BenchError(f"--executor must be local or ray, got {executor!r}")
+    if track not in (None, "mlflow"):
+        raise BenchError(f"--track must be mlflow, got {track!r}")
     resolve_device(device)
     names = registry.resolve_method_names(methods)
-    grid = plan_sweep(names, dataset, parse_seeds(seeds), preset, overrides or [], threshold)  # --set k=v1,v2: a sweep
+    executor_settings, overrides = split_executor_settings(overrides or [], executor)  # ray.*: not the runs' identity
+    grid = plan_sweep(names, dataset, parse_seeds(seeds), preset, overrides, threshold)  # --set k=v1,v2: a sweep
     if dry_run:  # before the runs folder and the data: nothing is written or decoded
         from bench.estimate import dry_run as print_estimates
 
@@ -122,10 +128,15 @@ def run_command(
     try:
         with RichProgress(console) as progress:
             outcomes, prepared = run_grid(grid.groups(), root, runs, executor=executor, device=device, force=force,
-                                          wait=wait, progress=progress, command=command)
+                                          wait=wait, progress=progress, command=command,
+                                          executor_settings=executor_settings)
     except runner.RunInterrupted as exc:
         err_console.print(exc.message, highlight=False, markup=False)
         raise typer.Exit(130) from None
+    if track:
+        from bench.tracking import track_runs
+
+        track_runs(track, outcomes, runs, warn=lambda line: err_console.print(line, highlight=False, markup=False))
     summary = runner.summarize(outcomes)
     if grid.sweep.swept:
         summary.insert(1, "setting", [grid.label(o.spec) for o in outcomes])

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bench import registry
 from bench.data.adapter import DatasetAdapter, PreparedData
+from bench.errors import BenchError
 from bench.progress import Progress
 from bench.runner import RunOutcome, RunSpec
 from bench.sweep import data_key
@@ -36,10 +37,28 @@ def prepare_groups(groups: Sequence[DataGroup], root: Path | None, progress: Pro
     return prepared
 
 
+def split_executor_settings(items: Sequence[str], executor: str) -> tuple[dict[str, str], list[str]]:
+    """`--set ray.KEY=VALUE` items (how the executor places runs, not what a run computes, so not part of any run's
+    identity) apart from the others: ({KEY: VALUE}, the other items)."""
+    settings: dict[str, str] = {}
+    rest: list[str] = []
+    for item in items:
+        key, _, value = item.partition("=")
+        if not key.strip().startswith("ray."):
+            rest.append(item)
+            continue
+        if executor != "ray":
+            raise BenchError(f"--set {item}: ray.* settings apply to --executor ray only")
+        settings[key.strip().removeprefix("ray.")] = value.strip()
+    return settings, rest
+
+
 def run_grid(groups: Sequence[DataGroup], root: Path | None, runs: Path, *, executor: str = "local",
              device: str = "auto", force: bool = False, wait: bool = False, progress: Progress | None = None,
-             command: list[str] | None = None) -> tuple[list[RunOutcome], list[PreparedData]]:
-    """Run every group's runs; (outcomes in group order, each group's prepared data)."""
+             command: list[str] | None = None, executor_settings: Mapping[str, str] | None = None
+             ) -> tuple[list[RunOutcome], list[PreparedData]]:
+    """Run every group's runs; (outcomes in group order, each group's prepared data). `executor_settings` are the
+    `ray.*` keys of `--set` (see `split_executor_settings`)."""
     progress = progress or Progress()
     prepared = prepare_groups(groups, root, progress)
     if executor == "ray":
@@ -48,7 +67,8 @@ def run_grid(groups: Sequence[DataGroup], root: Path | None, runs: Path, *, exec
         adapters = {data_key(specs[0]): adapter for adapter, _, specs in prepared}
         specs = [spec for _, _, group in prepared for spec in group]
         outcomes = run_on_ray(specs, prepared[0][0], runs, device=device, force=force, wait=wait,
-                              progress=progress, command=command, adapter_for=lambda spec: adapters[data_key(spec)])
+                              progress=progress, command=command, adapter_for=lambda spec: adapters[data_key(spec)],
+                              settings=executor_settings or {})
     else:
         from bench.executors.local import run_local
 

@@ -8,7 +8,7 @@ starts a local Ray instance (useful on one multi-GPU machine).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,8 @@ def _run_one(spec: RunSpec, dataset_root: str | None, data_options: dict[str, An
 
 def run_on_ray(specs: list[RunSpec], adapter: Any, runs: Path, *, device: str = "auto", force: bool = False,
                wait: bool = False, progress: Progress | None = None, command: list[str] | None = None,
-               adapter_for: Callable[[RunSpec], Any] | None = None) -> list[RunOutcome]:
+               adapter_for: Callable[[RunSpec], Any] | None = None,
+               settings: Mapping[str, str] | None = None) -> list[RunOutcome]:
     """Submit every run as a Ray task and wait for all of them; outcomes come back in plan order. `adapter_for`
     gives each run its own data (a sweep over `data.*` keys); without it every run uses `adapter`."""
     try:
