@@ -81,8 +81,11 @@ def list_command() -> None:
 @app.command("run")
 def run_command(
     methods: Annotated[str, typer.Option("--methods", help="Comma-separated names, or 'all'.")],
-    dataset: Annotated[str, typer.Option("--dataset", help="Data set name (see `bench list`).")],
-    root: RootOption = None,
+    dataset: Annotated[str, typer.Option("--dataset", help="Data set name(s), comma-separated (see `bench list`), "
+                                         "or all-real: every data set whose folder is configured.")],
+    root: Annotated[list[str] | None, typer.Option("--root", help="Data folder: PATH for one data set, NAME=PATH "
+                                                   "per data set (repeatable); else $BENCH_DATA_<NAME>, else the "
+                                                   "config file.")] = None,
     seeds: Annotated[str, typer.Option("--seeds", help="Seeds, e.g. 0,1,2 or 0-4.")] = "0",
     preset: Annotated[str, typer.Option("--preset", help="paper | fast | smoke")] = "paper",
     overrides: SetOption = None,
@@ -100,10 +103,11 @@ def run_command(
                                               "mlflow (MLFLOW_TRACKING_URI, default a SQLite store beside "
                                               "--runs).")] = None,
 ) -> None:
-    """Train every selected method on a data set, score the test split, write run records."""
+    """Train every selected method on each selected data set, score the test split, write run records."""
     from bench import registry, runner
+    from bench.dataset_selection import select_datasets
     from bench.device import resolve_device
-    from bench.executors.grid import run_grid, split_executor_settings
+    from bench.executors.grid import make_adapter, run_grid, split_executor_settings
     from bench.progress import RichProgress
     from bench.store import check_writable
     from bench.sweep import plan_sweep
@@ -114,21 +118,29 @@ def run_command(
         raise BenchError(f"--track must be mlflow, got {track!r}")
     resolve_device(device)
     names = registry.resolve_method_names(methods)
+    selection = select_datasets(dataset, root)  # --dataset a,b / all-real, --root PATH / NAME=PATH
     executor_settings, overrides = split_executor_settings(overrides or [], executor)  # ray.*: not the runs' identity
-    grid = plan_sweep(names, dataset, parse_seeds(seeds), preset, overrides, threshold)  # --set k=v1,v2: a sweep
+    # One grid: every method x seed x --set point (k=v1,v2: a sweep) x data set, all validated before any data.
+    grid = plan_sweep(names, selection.names, parse_seeds(seeds), preset, overrides, threshold)
+    if selection.several:
+        for line in [*selection.describe(), *grid.notes()]:
+            console.print(line, highlight=False, markup=False)
     if dry_run:  # before the runs folder and the data: nothing is written or decoded
         from bench.estimate import dry_run as print_estimates
 
-        print_estimates([(_adapter(dataset, root, data), specs) for data, specs in grid.groups()], device, console)
+        print_estimates([(make_adapter(specs[0].dataset, selection.roots, data), specs)
+                         for data, specs in grid.groups()], device, console)
         return
+    if selection.several:
+        selection.check_roots()  # every folder before any data set is decoded
     check_writable(runs)
     if len(grid.points) > 1:
         console.print(grid.table())
     command = ["bench", *sys.argv[1:]]
     try:
         with RichProgress(console) as progress:
-            outcomes, prepared = run_grid(grid.groups(), root, runs, executor=executor, device=device, force=force,
-                                          wait=wait, progress=progress, command=command,
+            outcomes, prepared = run_grid(grid.groups(), selection.roots, runs, executor=executor, device=device,
+                                          force=force, wait=wait, progress=progress, command=command,
                                           executor_settings=executor_settings)
     except runner.RunInterrupted as exc:
         err_console.print(exc.message, highlight=False, markup=False)
@@ -140,7 +152,10 @@ def run_command(
     summary = runner.summarize(outcomes)
     if grid.sweep.swept:
         summary.insert(1, "setting", [grid.label(o.spec) for o in outcomes])
-    _print_outcomes(summary, dataset, ", ".join(dict.fromkeys(p.split_id for p in prepared)))
+    for name in grid.datasets:  # one table per data set, with its split(s)
+        rows = [index for index, outcome in enumerate(outcomes) if outcome.spec.dataset == name]
+        splits = ", ".join(dict.fromkeys(p.split_id for p in prepared if p.dataset == name))
+        _print_outcomes(summary.iloc[rows], name, splits)
     for outcome in outcomes:
         if outcome.status == "busy":
             err_console.print(f"skipped {outcome.folder}: {outcome.error}", highlight=False, markup=False)
@@ -149,6 +164,7 @@ def run_command(
 
 
 def _print_outcomes(summary, dataset: str, split_id: str) -> None:
+    """The results table of one data set's runs."""
     table = Table(title=f"{dataset} (split {split_id}), test split")
     shown = [m for m in TABLE if m.key in summary.columns]  # the image metrics (localisation: bench report)
     setting = ["setting"] if "setting" in summary.columns else []  # a sweep's values per run

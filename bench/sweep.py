@@ -55,15 +55,19 @@ def split_values(key: str, raw: str, typ: Any | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(values))
 
 
-def key_type(key: str, method_configs: Mapping[str, type], data_config: type | None) -> Any | None:
+def key_type(key: str, method_configs: Mapping[str, type], data_config: type | Sequence[type] | None) -> Any | None:
     """The declared type of a `--set` key (`key`, `method.key` or `data.key`); None where no field has it (then
-    bench.runner.plan names the valid keys). For a bare key several methods share, a tuple/list type wins."""
+    bench.runner.plan names the valid keys). For a key several methods (or data sets) share, a tuple/list type
+    wins."""
     if key.startswith("data."):
-        return field_types(data_config).get(key.removeprefix("data.")) if data_config is not None else None
-    scope, dot, name = key.rpartition(".")
-    if dot:
-        return field_types(method_configs[scope]).get(name) if scope in method_configs else None
-    found = [field_types(cls)[key] for cls in method_configs.values() if key in field_types(cls)]
+        configs = [] if data_config is None else [data_config] if isinstance(data_config, type) else data_config
+        found = [field_types(cls)[key.removeprefix("data.")] for cls in configs
+                 if key.removeprefix("data.") in field_types(cls)]
+    else:
+        scope, dot, name = key.rpartition(".")
+        if dot:
+            return field_types(method_configs[scope]).get(name) if scope in method_configs else None
+        found = [field_types(cls)[key] for cls in method_configs.values() if key in field_types(cls)]
     return next((t for t in found if is_sequence_type(t)), found[0] if found else None)
 
 
@@ -83,8 +87,10 @@ class Sweep:
         return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*self.values.values())]
 
 
-def parse_sweep(items: Iterable[str], method_configs: Mapping[str, type], data_config: type | None) -> Sweep:
-    """`--set` items -> a Sweep (a repeated key: the last one counts, as for a single run)."""
+def parse_sweep(items: Iterable[str], method_configs: Mapping[str, type],
+                data_config: type | Sequence[type] | None) -> Sweep:
+    """`--set` items -> a Sweep (a repeated key: the last one counts, as for a single run); `data_config`: the
+    options class of each selected data set."""
     assignments = parse_assignments(items)
     return Sweep({key: split_values(key, raw, key_type(key, method_configs, data_config))
                   for key, raw in assignments.items()})
@@ -108,6 +114,16 @@ class SweepPlan:
     points: list[dict[str, str]]
     specs: list[RunSpec]
     runs_per_point: list[int]  # new runs each point adds (a method without the swept key runs once, not per value)
+    datasets: list[str] = dataclasses.field(default_factory=list)
+    data_scope: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # data.* keys only some data sets have
+
+    def notes(self) -> list[str]:
+        """Where a `--set data.KEY` reaches only some of the data sets: one line each, printed with the plan."""
+        lines = []
+        for key, having in self.data_scope.items():
+            others = ", ".join(n for n in self.datasets if n not in having)
+            lines.append(f"--set {key} applies to {', '.join(having)} only ({others}: no such key)")
+        return lines
 
     def label(self, spec: RunSpec) -> str:
         """The swept values of a run, `n_components=2, data.anomaly_ratio=0.2` ("" without a sweep; keys that do not
@@ -141,20 +157,45 @@ class SweepPlan:
         return table
 
 
-def plan_sweep(method_names: list[str], dataset: str, seeds: Sequence[int], preset: str, items: Iterable[str],
-               threshold_policy: str | None = None) -> SweepPlan:
-    """Expand the `--set` items into the grid and plan every point (all validated before anything runs). A run that
-    two points share (a method the swept key does not reach) is planned once."""
+def data_scope(sweep: Sweep, data_configs: Mapping[str, type]) -> dict[str, list[str]]:
+    """The `data.*` keys that only some of several data sets have -> those data sets (the key applies to them and
+    leaves the others as they are). A key none of several data sets has is an error; with one data set,
+    bench.runner.plan names the valid keys as always."""
+    scope: dict[str, list[str]] = {}
+    for key in sweep.values:
+        if not key.startswith("data."):
+            continue
+        having = [name for name, cls in data_configs.items() if key.removeprefix("data.") in field_types(cls)]
+        if not having and len(data_configs) > 1:
+            valid = sorted({f"data.{k}" for cls in data_configs.values() for k in field_types(cls)})
+            raise BenchError(f"--set {key}: none of the data sets {', '.join(data_configs)} has this key; valid "
+                             f"keys: {', '.join(valid)}")
+        if having and len(having) < len(data_configs):
+            scope[key] = having
+    return scope
+
+
+def plan_sweep(method_names: list[str], dataset: str | Sequence[str], seeds: Sequence[int], preset: str,
+               items: Iterable[str], threshold_policy: str | None = None) -> SweepPlan:
+    """Expand the `--set` items into the grid and plan every point on every data set (all validated before
+    anything runs). A run that two points share (a method or data set the swept key does not reach) is planned
+    once."""
+    datasets = [dataset] if isinstance(dataset, str) else list(dict.fromkeys(dataset))
     method_configs = {name: registry.get_method(name).config_class for name in method_names}
-    sweep = parse_sweep(items, method_configs, registry.get_dataset(dataset).options_class)
+    data_configs = {name: registry.get_dataset(name).options_class for name in datasets}
+    sweep = parse_sweep(items, method_configs, list(data_configs.values()))
+    scope = data_scope(sweep, data_configs)
     points = sweep.points()
     seen: set[tuple] = set()
     specs: list[RunSpec] = []
     runs_per_point = []
     for point in points:
-        fresh = [s for s in plan(method_names, dataset, list(seeds), preset, point, threshold_policy)
-                 if _identity(s) not in seen]
-        seen.update(map(_identity, fresh))
+        fresh = []
+        for name in datasets:
+            assignments = {key: value for key, value in point.items() if name in scope.get(key, datasets)}
+            fresh += [s for s in plan(method_names, name, list(seeds), preset, assignments, threshold_policy)
+                      if _identity(s) not in seen]
+            seen.update(map(_identity, fresh))
         specs += fresh
         runs_per_point.append(len(fresh))
-    return SweepPlan(sweep, points, specs, runs_per_point)
+    return SweepPlan(sweep, points, specs, runs_per_point, datasets, scope)

@@ -14,18 +14,30 @@ from bench.runner import RunOutcome, RunSpec
 from bench.sweep import data_key
 
 DataGroup = tuple[Mapping[str, str], list[RunSpec]]
+Roots = Path | None | Mapping[str, Path]  # one folder for every data set (None: each resolves its own), or by name
 
 
-def prepare_groups(groups: Sequence[DataGroup], root: Path | None, progress: Progress
+def root_of(roots: Roots, dataset: str) -> Path | None:
+    """The `--root` folder of `dataset` (None: the adapter looks in $BENCH_DATA_<NAME> and the config file)."""
+    return roots.get(dataset) if isinstance(roots, Mapping) else roots
+
+
+def make_adapter(dataset: str, roots: Roots, data_overrides: Mapping[str, str]) -> DatasetAdapter:
+    """The adapter of one group of runs: its data set, folder and `data.*` options."""
+    cls = registry.get_dataset(dataset)
+    return cls(root_of(roots, dataset), cls.make_options(data_overrides))
+
+
+def prepare_groups(groups: Sequence[DataGroup], roots: Roots, progress: Progress
                    ) -> list[tuple[DatasetAdapter, PreparedData, list[RunSpec]]]:
     """Build and prepare each group's data (all of it before anything trains, so missing data stops the command
-    early). Two groups whose different `data.*` settings gave the same data are named: that data set ignores the
-    setting, or reads a folder written before with other settings."""
+    early; every adapter is built before any data is decoded). Two groups whose different `data.*` settings gave
+    the same data are named: that data set ignores the setting, or reads a folder written before with other
+    settings."""
     prepared = []
     seen: dict[tuple[str, str, str], Mapping[str, str]] = {}
-    for data_overrides, specs in groups:
-        cls = registry.get_dataset(specs[0].dataset)
-        adapter = cls(root, cls.make_options(data_overrides))
+    adapters = [make_adapter(specs[0].dataset, roots, data_overrides) for data_overrides, specs in groups]
+    for adapter, (data_overrides, specs) in zip(adapters, groups, strict=True):
         data = adapter.prepare(progress)
         identity = (data.dataset, data.split_id, data.images_id)
         if identity in seen:
@@ -53,14 +65,15 @@ def split_executor_settings(items: Sequence[str], executor: str) -> tuple[dict[s
     return settings, rest
 
 
-def run_grid(groups: Sequence[DataGroup], root: Path | None, runs: Path, *, executor: str = "local",
+def run_grid(groups: Sequence[DataGroup], roots: Roots, runs: Path, *, executor: str = "local",
              device: str = "auto", force: bool = False, wait: bool = False, progress: Progress | None = None,
              command: list[str] | None = None, executor_settings: Mapping[str, str] | None = None
              ) -> tuple[list[RunOutcome], list[PreparedData]]:
-    """Run every group's runs; (outcomes in group order, each group's prepared data). `executor_settings` are the
-    `ray.*` keys of `--set` (see `split_executor_settings`)."""
+    """Run every group's runs (groups of several data sets too: each group's data is prepared once, before any run
+    starts); (outcomes in group order, each group's prepared data). `roots`: see `root_of`. `executor_settings`
+    are the `ray.*` keys of `--set` (see `split_executor_settings`)."""
     progress = progress or Progress()
-    prepared = prepare_groups(groups, root, progress)
+    prepared = prepare_groups(groups, roots, progress)
     if executor == "ray":
         from bench.executors.ray_executor import run_on_ray
 
