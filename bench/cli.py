@@ -124,7 +124,7 @@ def run_command(
     grid = plan_sweep(names, selection.names, parse_seeds(seeds), preset, overrides, threshold)
     if selection.several:
         for line in [*selection.describe(), *grid.notes()]:
-            console.print(line, highlight=False, markup=False)
+            console.print(line, highlight=False, markup=False, soft_wrap=True)  # paths stay whole
     if dry_run:  # before the runs folder and the data: nothing is written or decoded
         from bench.estimate import dry_run as print_estimates
 

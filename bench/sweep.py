@@ -175,6 +175,17 @@ def data_scope(sweep: Sweep, data_configs: Mapping[str, type]) -> dict[str, list
     return scope
 
 
+def _check_data_options(dataset: str, assignments: Mapping[str, str]) -> None:
+    """Validate the `data.*` values for one of several data sets; an error names that data set."""
+    cls = registry.get_dataset(dataset)
+    try:
+        cls.make_options({k.removeprefix("data."): v for k, v in assignments.items() if k.startswith("data.")})
+    except BenchError as exc:
+        if f"data set {dataset}" in str(exc):
+            raise
+        raise BenchError(f"data set {dataset}: {exc}") from None
+
+
 def plan_sweep(method_names: list[str], dataset: str | Sequence[str], seeds: Sequence[int], preset: str,
                items: Iterable[str], threshold_policy: str | None = None) -> SweepPlan:
     """Expand the `--set` items into the grid and plan every point on every data set (all validated before
@@ -188,14 +199,15 @@ def plan_sweep(method_names: list[str], dataset: str | Sequence[str], seeds: Seq
     points = sweep.points()
     seen: set[tuple] = set()
     specs: list[RunSpec] = []
-    runs_per_point = []
-    for point in points:
-        fresh = []
-        for name in datasets:
+    runs_per_point = [0] * len(points)
+    for name in datasets:  # data set by data set, so each one's runs (and data groups) stay together
+        for index, point in enumerate(points):
             assignments = {key: value for key, value in point.items() if name in scope.get(key, datasets)}
-            fresh += [s for s in plan(method_names, name, list(seeds), preset, assignments, threshold_policy)
-                      if _identity(s) not in seen]
+            if len(datasets) > 1:
+                _check_data_options(name, assignments)
+            fresh = [s for s in plan(method_names, name, list(seeds), preset, assignments, threshold_policy)
+                     if _identity(s) not in seen]
             seen.update(map(_identity, fresh))
-        specs += fresh
-        runs_per_point.append(len(fresh))
+            specs += fresh
+            runs_per_point[index] += len(fresh)
     return SweepPlan(sweep, points, specs, runs_per_point, datasets, scope)
