@@ -13,14 +13,16 @@ What one bench run becomes in MLflow (experiment `bench-<dataset>`, run name `<m
   `memory/<name>`; a GAN's `losses.csv` as curves (`loss/<column>`, `lr...` columns as they are; step = iteration);
 - artifacts: run.json, scores.parquet, losses.csv and the figures in the folder (`*.png`, `*.svg`, `*.pdf`,
   `figures/`); never checkpoints or weights;
-- tags: `bench.run_key` (`<dataset>/<method>/<run id>`, the folder's place under --runs), `bench.finished_at`,
-  `bench.folder` (absolute path), `bench.status`, `bench.error` for a failed run, the git commit.
+- tags: `bench.run_key` (`<dataset>/<method>/<run id>`, the folder's place under --runs), `bench.record_sha256`
+  (of run.json's bytes), `bench.finished_at`, `bench.folder` (absolute path), `bench.status`, `bench.error` for a
+  failed run, the git commit.
 
-Idempotent: a run is logged once per (run key, finished_at). Re-running `--track mlflow` over done runs logs
-nothing new; `--force` (a new finished_at) logs the new result as a new MLflow run beside the old one. Only MLflow
-runs that finished logging (tag `bench.logged=complete`, set last) count, so a run half-logged by a crash is
-logged again. Failed runs are logged with MLflow status FAILED (params, the error, run.json with its traceback);
-runs another process holds ("busy") are left to that process.
+Idempotent: a run is logged once per (run key, run.json digest). Re-running `--track mlflow` over done runs (or
+over a copy of the results folder) logs nothing new; `--force` writes a new run.json (new times and timings), so
+the new result becomes a new MLflow run beside the old one. Only MLflow runs that finished logging (tag
+`bench.logged=complete`, set last) count, so a run half-logged by a crash is logged again. Failed runs are
+logged with MLflow status FAILED (params, the error, run.json with its traceback); runs another process holds
+("busy") are left to that process.
 
 Where: `MLFLOW_TRACKING_URI` when set, else a SQLite store beside the runs folder, `<runs>/../mlflow.db` (with
 the default `--runs results/runs`, `results/mlflow.db`). For a local SQLite store, new experiments keep their
@@ -34,6 +36,7 @@ import contextlib
 import csv
 import dataclasses
 import datetime as dt
+import hashlib
 import logging
 import os
 import re
@@ -106,7 +109,7 @@ def track_runs(kind: str, outcomes: Iterable[RunOutcome], runs: Path, warn: Call
     try:
         with _quiet_mlflow():
             client = MlflowClient(tracking_uri=uri)
-            logged = {}  # experiment id -> {(run key, finished_at)}
+            logged = {}  # experiment id -> {(run key, run.json digest)}
             for dataset in dict.fromkeys(o.spec.dataset for o in outcomes):
                 eid = _experiment(client, experiment_name(dataset), uri)
                 summary.experiments[experiment_name(dataset)] = eid
@@ -120,7 +123,7 @@ def track_runs(kind: str, outcomes: Iterable[RunOutcome], runs: Path, warn: Call
             with _quiet_mlflow():
                 record = read_record(outcome.folder)
                 eid = summary.experiments[experiment_name(outcome.spec.dataset)]
-                key = (run_key(outcome.folder), record.finished_at or "")
+                key = (run_key(outcome.folder), record_digest(outcome.folder))
                 if key in logged[eid]:
                     summary.already.append(outcome.folder)
                     continue
@@ -141,12 +144,18 @@ def run_key(folder: Path) -> str:
     return "/".join(Path(folder).parts[-3:])
 
 
+def record_digest(folder: Path) -> str:
+    """sha256 of run.json's bytes (16 hex digits): the same record is logged once, a rewritten one again."""
+    return hashlib.sha256((Path(folder) / RUN_FILE).read_bytes()).hexdigest()[:16]
+
+
 def log_run(client: Any, experiment_id: str, folder: Path, record: RunRecord) -> str:
     """Create one MLflow run from a run folder and its record; returns the MLflow run id. On an error the
     half-made MLflow run is deleted (best effort) and the error raised."""
     folder = Path(folder)
     started, finished = _millis(record.started_at), _millis(record.finished_at)
-    tags = {"bench.run_key": run_key(folder), "bench.finished_at": record.finished_at or "",
+    tags = {"bench.run_key": run_key(folder), "bench.record_sha256": record_digest(folder),
+            "bench.finished_at": record.finished_at or "",
             "bench.folder": str(folder.resolve()), "bench.status": record.status}
     if record.git.get("commit"):
         tags["mlflow.source.git.commit"] = str(record.git["commit"])
@@ -257,14 +266,14 @@ def _artifact_root(uri: str) -> Path | None:
 
 
 def _logged_keys(client: Any, experiment_id: str) -> set[tuple[str, str]]:
-    """(run key, finished_at) of every run in the experiment that finished logging."""
+    """(run key, run.json digest) of every run in the experiment that finished logging."""
     keys, token = set(), None
     while True:
         page = client.search_runs([experiment_id], filter_string=f"tags.`{LOGGED_TAG}` = 'complete'",
                                   max_results=1000, page_token=token)
         for run in page:
             tags = run.data.tags
-            keys.add((tags.get("bench.run_key", ""), tags.get("bench.finished_at", "")))
+            keys.add((tags.get("bench.run_key", ""), tags.get("bench.record_sha256", "")))
         token = page.token
         if not token:
             return keys
