@@ -95,6 +95,23 @@ class TrainData:
             raise ValueError("TrainData.unlabeled must carry label -1 (use ImageSet.without_labels())")
 
 
+@dataclasses.dataclass(frozen=True)
+class RunResources:
+    """What one run of a method needs from a cluster executor (Ray): `gpus` may be a fraction (0.25: four such
+    runs share one GPU), used only where the cluster has GPUs and the device is not cpu; `memory_gb` None: no
+    reservation. `--set ray.num_gpus=...` (num_cpus, memory) overrides it for every run."""
+
+    gpus: float = 1.0
+    cpus: float = 1.0
+    memory_gb: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.gpus < 0 or (self.gpus > 1 and self.gpus != int(self.gpus)):
+            raise ValueError(f"RunResources.gpus must be a fraction in [0, 1] or a whole number, got {self.gpus}")
+        if self.cpus <= 0 or (self.memory_gb is not None and self.memory_gb <= 0):
+            raise ValueError(f"RunResources needs cpus > 0 and memory_gb > 0 or None, got {self}")
+
+
 class Detector(ABC):
     """Base class of every method. Subclasses set the class variables and implement `_fit`, `_score`,
     `state_dict` and `load_state_dict`; the public methods here enforce the contract around them."""
@@ -106,6 +123,7 @@ class Detector(ABC):
     in_all: ClassVar[bool] = True  # part of `--methods all`
     config_class: ClassVar[type]
     presets: ClassVar[Mapping[str, Any]]  # paper, fast, smoke, tiny (see bench.testing)
+    resources: ClassVar[RunResources] = RunResources()  # per run on a cluster: one GPU unless a method says less
 
     def __init__(
         self,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
-from bench.detector import Detector, TrainData
+from bench.detector import Detector, RunResources, TrainData
 from bench.device import seed_everything
 from bench.methods._gan.accel import Accel
 from bench.methods._gan.networks import count_parameters
@@ -25,6 +25,7 @@ class GANDetector(RestorationScoring, Detector):
     `_save_samples(sets, iteration=None)` (the sample grid in the run folder)."""
 
     recipe: ClassVar[GANRecipe]
+    resources = RunResources(gpus=1.0)  # a whole GPU: training is the GPU's work for hours
 
     def _accel(self) -> Accel:
         c = self.config

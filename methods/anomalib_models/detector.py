@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from bench.data.cache import cache_root
-from bench.detector import Detector, ImageSet, TrainData
+from bench.detector import Detector, ImageSet, RunResources, TrainData
 from bench.errors import BenchError
 from bench.methods.anomalib_models import catalog
 from bench.methods.anomalib_models.config import (
@@ -213,6 +213,7 @@ class PadimDetector(AnomalibDetector):
     display_name = "PaDiM"
     summary = "PaDiM (anomalib): a Gaussian per patch position over pretrained CNN features"
     model_key = "padim"
+    resources = RunResources(gpus=0.25)  # one feature pass and a Gaussian fit: four runs share a GPU
     config_class = PadimConfig
     presets = {
         "paper": PadimConfig(),
@@ -229,6 +230,7 @@ class PatchcoreDetector(AnomalibDetector):
     display_name = "PatchCore"
     summary = "PatchCore (anomalib): coreset memory bank of patch features, kNN distance"
     model_key = "patchcore"
+    resources = RunResources(gpus=0.25)  # one feature pass and a coreset: four runs share a GPU
     config_class = PatchcoreConfig
     presets = {
         "paper": PatchcoreConfig(),
@@ -245,6 +247,7 @@ class GanomalyDetector(AnomalibDetector):
     display_name = "GANomaly"
     summary = "GANomaly (anomalib): encoder-decoder-encoder GAN, latent distance"
     model_key = "ganomaly"
+    resources = RunResources(gpus=0.5)  # small networks trained for epochs: two runs share a GPU
     config_class = GanomalyConfig
     presets = {
         "paper": GanomalyConfig(epochs=100),

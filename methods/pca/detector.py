@@ -11,7 +11,7 @@ import torch
 from sklearn.decomposition import PCA
 
 from bench.config import PositiveFloat, PositiveInt
-from bench.detector import Detector, ImageSet, TrainData
+from bench.detector import Detector, ImageSet, RunResources, TrainData
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +38,7 @@ class PCADetector(Detector):
     summary = "PCA reconstruction error (scikit-learn); the sanity baseline"
     uses_unlabeled = False
     config_class = PCAConfig
+    resources = RunResources(gpus=0.0)  # scikit-learn on the CPU: holding a GPU would only idle it
     presets = {
         "paper": PCAConfig(),
         "fast": PCAConfig(),
