@@ -1,7 +1,8 @@
 """Detection metrics: AUC and AP (scikit-learn), thresholded metrics under a declared threshold policy,
 stratified bootstrap confidence intervals (vectorised) and the DeLong test for two correlated AUCs.
 
-Which metrics a run records, their labels and directions: bench.metric_table.
+Which metrics a run records, their labels and directions: bench.metric_table. scikit-learn and scipy.stats are
+imported inside the functions that compute (~0.7 s): `bench run` checks its arguments (ThresholdPolicy) without them.
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ import dataclasses
 from typing import Any
 
 import numpy as np
-from scipy import stats
-from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
 
 from bench.errors import BenchError
 
@@ -59,6 +58,8 @@ def _check_binary(labels: np.ndarray, what: str) -> None:
 
 def threshold_max_f1(labels: np.ndarray, scores: np.ndarray) -> float:
     """The score threshold (predict abnormal when score >= t) with the highest F1."""
+    from sklearn.metrics import precision_recall_curve
+
     _check_binary(labels, "a max-F1 threshold")
     precision, recall, thresholds = precision_recall_curve(labels, scores)
     f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(precision),
@@ -68,6 +69,8 @@ def threshold_max_f1(labels: np.ndarray, scores: np.ndarray) -> float:
 
 def threshold_youden(labels: np.ndarray, scores: np.ndarray) -> float:
     """The threshold maximising TPR - FPR (Youden's J)."""
+    from sklearn.metrics import roc_curve
+
     _check_binary(labels, "a Youden threshold")
     fpr, tpr, thresholds = roc_curve(labels, scores)
     finite = np.isfinite(thresholds)
@@ -76,6 +79,8 @@ def threshold_youden(labels: np.ndarray, scores: np.ndarray) -> float:
 
 def threshold_eer(labels: np.ndarray, scores: np.ndarray) -> float:
     """The threshold where TPR = 1 - FPR (equal error rate), as HealthyGAN's code reports."""
+    from sklearn.metrics import roc_curve
+
     _check_binary(labels, "an EER threshold")
     fpr, tpr, thresholds = roc_curve(labels, scores)
     finite = np.isfinite(thresholds)
@@ -139,6 +144,8 @@ def evaluate(
     normal_scores: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """All metrics of one run on the test split: auc, ap, threshold, f1, precision, recall, specificity."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
     labels = np.asarray(labels)
     scores = np.asarray(scores, dtype=np.float64)
     _check_binary(labels, "AUC")
@@ -162,6 +169,8 @@ def stratified_indices(labels: np.ndarray, n_resamples: int, rng: np.random.Gene
 
 def bootstrap_auc(pos_scores: np.ndarray, neg_scores: np.ndarray) -> np.ndarray:
     """AUC of each row: (B, n1) positive and (B, n0) negative scores, ties counted half (Mann-Whitney via ranks)."""
+    from scipy import stats
+
     n1, n0 = pos_scores.shape[1], neg_scores.shape[1]
     ranks = stats.rankdata(np.concatenate([pos_scores, neg_scores], axis=1), axis=1)
     return (ranks[:, :n1].sum(axis=1) - n1 * (n1 + 1) / 2) / (n1 * n0)
@@ -214,6 +223,8 @@ def bootstrap_ci(
 
 def _delong_components(labels: np.ndarray, scores: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     """AUC and DeLong's structural components (positives V10, negatives V01) via midranks, O(n log n)."""
+    from scipy import stats
+
     positives, negatives = labels == 1, labels == 0
     x, y = scores[positives], scores[negatives]
     m, n = len(x), len(y)
@@ -247,6 +258,8 @@ def delong_test(labels: np.ndarray, scores_a: np.ndarray, scores_b: np.ndarray) 
         z, p = (0.0, 1.0) if difference == 0 else (float(np.sign(difference) * np.inf), 0.0)
     else:
         z = float(difference / np.sqrt(variance))
+        from scipy import stats
+
         p = float(2 * stats.norm.sf(abs(z)))
     return {"auc_a": auc_a, "auc_b": auc_b, "difference": float(difference),
             "se": float(np.sqrt(max(variance, 0.0))), "z": z, "p_value": p}

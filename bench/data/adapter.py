@@ -7,7 +7,7 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -16,9 +16,11 @@ from bench.config import ImageSize, NonNegativeInt, apply_overrides, config_to_d
 from bench.data.cache import build_image_cache, cache_dir
 from bench.data.manifest import SPLITS, manifest_hash, row_order_hash, split_counts, validate_manifest
 from bench.data.masks import GroundTruth, TruthSource, build_ground_truth
-from bench.detector import ImageSet
 from bench.errors import DataError
 from bench.progress import Progress
+
+if TYPE_CHECKING:  # bench.detector imports torch (~1 s): `bench data prepare/verify` never needs it
+    from bench.detector import ImageSet
 
 HELD_OUT_NORMAL_FRACTION = 0.1  # of train_normal, for normal-quantile thresholds when there is no val split
 HELD_OUT_STREAM = 7919  # offset of the held-out draw's seed from the split seed (any fixed number; kept for old runs)
@@ -53,6 +55,8 @@ class PreparedData:
 
     def split(self, name: str) -> ImageSet:
         """The images of one split, with their labels and ids (empty split -> empty set)."""
+        from bench.detector import ImageSet
+
         index = np.flatnonzero(self.manifest["split"].to_numpy() == name)
         return ImageSet(
             np.ascontiguousarray(self.images[index]),
