@@ -142,3 +142,21 @@ def test_a_ray_task_reads_only_the_prepared_cache_never_the_data_folder(tmp_path
     cache_file.unlink()
     with pytest.raises(BenchError, match="BENCH_CACHE must be on storage that every node shares"):
         shared.open()
+
+
+def test_a_run_ray_gave_up_on_is_a_failed_outcome_saying_how_to_resume(tmp_path):
+    exceptions = pytest.importorskip("ray.exceptions", reason="the ray extra is part of the test extras")
+    from bench.executors.ray_executor import _lost, _Submitted
+
+    [spec] = runner.plan(["pca"], "synthetic", [0], "tiny", {})
+    item = _Submitted(spec, tmp_path / "run", 0)
+    died = _lost(item, exceptions.WorkerCrashedError(), retries=2)
+    assert died.status == "failed" and died.folder == tmp_path / "run"
+    assert died.error.startswith("Ray gave up after 3 attempt(s): WorkerCrashedError: The worker died unexpectedly")
+    assert died.error.endswith("run the same command again to resume from the run's last checkpoint")
+    try:
+        raise BenchError("the image cache /x cannot be read on this Ray node")
+    except BenchError as exc:
+        raised = exceptions.RayTaskError("run_task", "traceback", exc)
+    assert _lost(item, raised, retries=2).error == (
+        "failed in its Ray task: BenchError: the image cache /x cannot be read on this Ray node")

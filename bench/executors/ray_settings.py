@@ -9,10 +9,12 @@ import dataclasses
 import math
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bench.detector import RunResources
 from bench.errors import BenchError
+
+if TYPE_CHECKING:
+    from bench.detector import RunResources  # (torch): the declarations come from the method classes
 
 DEFAULT_MAX_RETRIES = 3  # a run whose worker dies is tried at most 1 + this many times
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE)
