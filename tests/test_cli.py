@@ -1,23 +1,19 @@
-"""The `bench` console script end to end, as a user runs it (subprocesses of the installed script)."""
+"""The `bench` console script end to end, as a user runs it (subprocesses of the installed script; a rerun and
+its report through bench.cli.main in this process, tests.cli_helpers)."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-BENCH = shutil.which("bench", path=str(Path(sys.executable).parent)) or "bench"
+from tests.cli_helpers import BENCH, bench, bench_in_process
+
 SMALL = ["--set", "data.n_normal=40", "--set", "data.unlabeled_size=0", "--set", "data.n_val=6",
          "--set", "data.n_test=10", "--set", "data.generate_size=64"]
-
-
-def bench(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([BENCH, *args], capture_output=True, text=True, cwd=cwd, env={**os.environ}, timeout=600)
 
 
 def test_help_and_list():
@@ -35,10 +31,12 @@ def test_run_then_report(tmp_path):
     assert "AUC" in result.stdout
     records = sorted(runs.glob("synthetic/pca/*/run.json"))
     assert [json.loads(r.read_text())["seed"] for r in records] == [0, 1]
-    again = bench("run", "--methods", "pca", "--dataset", "synthetic", "--root", str(tmp_path / "data"),
-                  "--preset", "smoke", "--runs", str(runs), *SMALL)
+    # The same command again and the report: what they print, through bench.cli.main in this process (the
+    # first command above is the installed script in a process of its own).
+    again = bench_in_process("run", "--methods", "pca", "--dataset", "synthetic", "--root", str(tmp_path / "data"),
+                             "--preset", "smoke", "--runs", str(runs), *SMALL)
     assert "done before" in again.stdout
-    report = bench("report", "--dataset", "synthetic", "--runs", str(runs))
+    report = bench_in_process("report", "--dataset", "synthetic", "--runs", str(runs))
     assert report.returncode == 0
     assert "| pca" in report.stdout and "over 2 seeds" in report.stdout
 
@@ -87,3 +85,18 @@ def test_corrupt_image_is_named_and_exits_2(tmp_path):
                             capture_output=True, text=True, env={**os.environ, "BENCH_CACHE": str(env_cache)})
     assert result.returncode == 2
     assert victim.name in result.stderr and "could not be read" in result.stderr
+
+
+def test_commands_that_train_nothing_import_neither_torch_nor_scikit_learn():
+    """`bench data`, `report` and `leaderboard` start in ~0.5 s: torch (~1 s) and scikit-learn with scipy.stats
+    (~0.7 s) are imported where they compute; `bench run` checks its arguments before scikit-learn is imported."""
+    code = ("import sys\n"
+            "import bench.cli, bench.data.adapter, bench.metrics, bench.report.report, bench.report.leaderboard_files\n"
+            "from bench import registry\n"
+            "for name in registry.datasets.names(): registry.get_dataset(name)\n"
+            "light = sorted(m for m in ('torch', 'sklearn', 'scipy.stats') if m in sys.modules)\n"
+            "import bench.runner, bench.sweep\n"
+            "print(light, sorted(m for m in ('sklearn', 'scipy.stats') if m in sys.modules))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[] []"

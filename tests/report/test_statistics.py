@@ -23,8 +23,9 @@ from bench.report.report import ReportOptions, report
 from bench.report.significance import holm_adjust
 from bench.report.sweep_figures import write_rank_figures
 from bench.report.table import build_table
+from tests.cli_helpers import bench_in_process
+from tests.latex import pdflatex
 from tests.report.sweep_trees import RANK_DATASETS, SHUFFLED, make_rank_tree, registered
-from tests.report.test_latex_compiles import pdflatex
 
 # Demšar (JMLR 2006), Table 5(a): Nemenyi's q_0.05 for k = 2..10 classifiers.
 DEMSAR_Q05 = {2: 1.960, 3: 2.343, 4: 2.569, 5: 2.728, 6: 2.850, 7: 2.949, 8: 3.031, 9: 3.102, 10: 3.164}
@@ -162,14 +163,13 @@ def test_the_critical_difference_diagram_renders(ranks_tree, tmp_path):
 
 
 def test_ranks_through_the_command_line(ranks_tree, tmp_path):
-    from tests.test_cli import bench
-
     datasets = ",".join(RANK_DATASETS)
-    result = bench("report", "--dataset", datasets, "--runs", str(ranks_tree), "--ranks")
+    result = bench_in_process("report", "--dataset", datasets, "--runs", str(ranks_tree), "--ranks")
     assert result.returncode == 0, result.stderr
     assert "Ranks by AUC" in result.stdout and "| Average rank |" in result.stdout
-    plot = bench("plot", "--dataset", datasets, "--runs", str(ranks_tree), "--ranks", "--to", str(tmp_path))
+    plot = bench_in_process("plot", "--dataset", datasets, "--runs", str(ranks_tree), "--ranks", "--to",
+                            str(tmp_path))
     assert plot.returncode == 0, plot.stderr
     assert len(list(tmp_path.glob("*_cd_auc.p*"))) == 2
-    too_few = bench("report", "--dataset", "synthetic", "--runs", str(ranks_tree), "--ranks")
+    too_few = bench_in_process("report", "--dataset", "synthetic", "--runs", str(ranks_tree), "--ranks")
     assert too_few.returncode == 2 and "at least two data sets" in too_few.stderr
