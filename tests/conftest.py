@@ -51,3 +51,24 @@ def small_data(private_cache, tmp_path_factory: pytest.TempPathFactory) -> Prepa
 def learning_data(private_cache, tmp_path_factory: pytest.TempPathFactory) -> PreparedData:
     """The learning split (bench.testing.LEARNING_DATA) on which the slow learning checks measure AUC."""
     return synthetic_data(tmp_path_factory.mktemp("learning-synthetic"), LEARNING_DATA)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`--dist loadgroup` (make test): keep each `xdist_group` on one worker under pytest >= 9.2.
+
+    pytest-xdist 3.8 groups tests by a `@group` suffix it writes to `item._nodeid`; pytest 9.2 keeps node ids in
+    `item._id`, so the suffix is lost and every group was spread over both workers, each building the group's
+    shared fixtures (the site and its browser, each method's contract fit, the accelerated GAN models) again
+    (pytest-dev/pytest-xdist#1386). This writes the suffix where pytest reads it; a no-op where xdist's own
+    suffix took effect."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    from _pytest.nodeid import NodeId  # private: pytest 9.2's structured node id (xdist#1388 does the same)
+
+    for item in items:
+        names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                        for m in item.iter_markers("xdist_group")})
+        suffix = "@" + "_".join(names)
+        if names and not item.nodeid.endswith(suffix) and hasattr(item, "_id"):
+            item._id = NodeId.parse(item.nodeid + suffix)

@@ -19,6 +19,9 @@ SMALL = ["--set", "data.n_normal=30", "--set", "data.unlabeled_size=10", "--set"
          "--set", "data.n_test=10", "--set", "data.generate_size=64", "--set", "data.size=32"]
 
 
+pytestmark = pytest.mark.xdist_group("sweep-cli")  # one worker builds the module's `swept` once (make test -n)
+
+
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory):
     """A 2 x 2 grid (n_components x anomaly ratio) of PCA runs from one command, and that command's output."""

@@ -8,6 +8,8 @@ import pytest
 
 from tests.reliability.harness import one_line_error, run_bench, write_tree
 
+pytestmark = pytest.mark.xdist_group("damaged-runs")  # one worker builds the module's `damaged` once (make test -n)
+
 
 @pytest.fixture(scope="module")
 def damaged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:

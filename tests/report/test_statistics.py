@@ -31,6 +31,9 @@ from tests.report.sweep_trees import RANK_DATASETS, SHUFFLED, make_rank_tree, re
 DEMSAR_Q05 = {2: 1.960, 3: 2.343, 4: 2.569, 5: 2.728, 6: 2.850, 7: 2.949, 8: 3.031, 9: 3.102, 10: 3.164}
 
 
+pytestmark = pytest.mark.xdist_group("statistics")  # one worker builds the module's `ranks_tree` once (make test -n)
+
+
 @pytest.fixture(scope="module")
 def ranks_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("rank-runs")

@@ -18,6 +18,8 @@ from bench.report.sweep_figures import by_figure, write_by_figures
 from bench.report.sweep_table import build_by_table
 from tests.report.sweep_trees import SHUFFLED, make_sweep_tree, registered
 
+pytestmark = pytest.mark.xdist_group("sweep-report")  # one worker builds the module's `sweep` once (make test -n)
+
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
