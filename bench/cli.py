@@ -120,6 +120,10 @@ def run_command(
     names = registry.resolve_method_names(methods)
     selection = select_datasets(dataset, root)  # --dataset a,b / all-real, --root PATH / NAME=PATH
     executor_settings, overrides = split_executor_settings(overrides or [], executor)  # ray.*: not the runs' identity
+    if executor_settings:
+        from bench.executors.ray_settings import parse_settings
+
+        parse_settings(executor_settings)  # a bad ray.* value stops the command before any data is decoded
     # One grid: every method x seed x --set point (k=v1,v2: a sweep) x data set, all validated before any data.
     grid = plan_sweep(names, selection.names, parse_seeds(seeds), preset, overrides, threshold)
     if selection.several:
@@ -148,7 +152,8 @@ def run_command(
     if track:
         from bench.tracking import track_runs
 
-        track_runs(track, outcomes, runs, warn=lambda line: err_console.print(line, highlight=False, markup=False))
+        track_runs(track, outcomes, runs, warn=lambda line: err_console.print(line, highlight=False, markup=False),
+                   info=lambda line: console.print(line, highlight=False, markup=False))
     summary = runner.summarize(outcomes)
     if grid.sweep.swept:
         summary.insert(1, "setting", [grid.label(o.spec) for o in outcomes])

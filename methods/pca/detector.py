@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.decomposition import PCA
 
 from bench.config import PositiveFloat, PositiveInt
 from bench.detector import Detector, ImageSet, RunResources, TrainData
@@ -54,6 +53,7 @@ class PCADetector(Detector):
         n_components = self.config.n_components
         if n_components >= 1:
             n_components = int(min(n_components, *features.shape))
+        from sklearn.decomposition import PCA  # here: planning a run must not pay for it
         self.pca_ = PCA(n_components=n_components, whiten=self.config.whiten, svd_solver="full",
                         random_state=self.seed).fit(features)
 
@@ -103,6 +103,7 @@ class PCADetector(Detector):
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        from sklearn.decomposition import PCA  # here: planning a run must not pay for it
         pca = PCA(n_components=int(state["n_components"]), whiten=self.config.whiten)
         pca.mean_ = state["mean"].numpy()
         pca.components_ = state["components"].numpy()
