@@ -153,7 +153,7 @@ def run_command(
         from bench.tracking import track_runs
 
         track_runs(track, outcomes, runs, warn=lambda line: err_console.print(line, highlight=False, markup=False),
-                   info=lambda line: console.print(line, highlight=False, markup=False))
+                   info=lambda line: console.print(line, highlight=False, markup=False, soft_wrap=True))
     summary = runner.summarize(outcomes)
     if grid.sweep.swept:
         summary.insert(1, "setting", [grid.label(o.spec) for o in outcomes])

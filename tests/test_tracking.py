@@ -94,7 +94,7 @@ def test_bench_run_track_mlflow_logs_every_run_once(tmp_path):
     first = bench(*args, env={"MLFLOW_TRACKING_URI": None})  # the default store: results/mlflow.db
     assert first.returncode == 0, first.stderr
     uri = f"sqlite:///{results / 'mlflow.db'}"
-    assert f"mlflow: logged 2 run(s) to bench-synthetic (id 1) at {uri}" in first.stderr, first.stderr
+    assert f"mlflow: logged 2 run(s) to bench-synthetic (id 1) at {uri}" in first.stdout, first.stdout
     assert "INFO" not in first.stderr, "MLflow's own log lines should be quiet"
     client = client_for(uri)
     experiment = client.get_experiment_by_name("bench-synthetic")
@@ -131,7 +131,7 @@ def test_bench_run_track_mlflow_logs_every_run_once(tmp_path):
     again = bench(*args, env={"MLFLOW_TRACKING_URI": uri})  # the same store, named explicitly this time
     assert again.returncode == 0, again.stderr
     assert "done before" in again.stdout
-    assert "logged 0 run(s), 2 logged before" in again.stderr, again.stderr
+    assert "logged 0 run(s), 2 logged before" in again.stdout, again.stdout
     assert len(all_runs(client, experiment.experiment_id)) == 2
 
     listing = subprocess.run([str(BIN / "mlflow"), "runs", "list", "--experiment-id", experiment.experiment_id],
