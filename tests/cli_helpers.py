@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 BENCH = shutil.which("bench", path=str(Path(sys.executable).parent)) or "bench"
@@ -23,10 +24,22 @@ def bench(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([BENCH, *args], capture_output=True, text=True, cwd=cwd, env={**os.environ}, timeout=600)
 
 
-def bench_in_process(*args: str) -> subprocess.CompletedProcess:
+@contextlib.contextmanager
+def environment(env: dict[str, str] | None) -> Iterator[None]:
+    """os.environ with `env` applied while the block runs, then exactly as before."""
+    saved = dict(os.environ)
+    os.environ.update(env or {})
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def bench_in_process(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """`bench ARGS` through `bench.cli.main` in this process: stdout, stderr and the exit code as a subprocess
-    would give them (main's mapping of errors to exit 2 included). Restores sys.argv and the SIGTERM handler that
-    main installs."""
+    would give them (main's mapping of errors to exit 2 included), with `env` added to the environment while it
+    runs. Restores sys.argv, the environment and the SIGTERM handler that main installs."""
     from bench.cli import main
 
     stdout, stderr = io.StringIO(), io.StringIO()
@@ -34,7 +47,7 @@ def bench_in_process(*args: str) -> subprocess.CompletedProcess:
     sys.argv = ["bench", *args]
     code: int | str | None = 0
     try:
-        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        with environment(env), contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
             main()
     except SystemExit as exc:
         code = exc.code

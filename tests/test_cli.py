@@ -59,10 +59,17 @@ def test_data_prepare_prints_counts_against_the_protocol(tmp_path):
     (["run", "--methods", "pca"], "Missing"),
 ])
 def test_bad_input_exits_2_with_one_clear_line(args, message):
-    result = bench(*args)
+    result = bench_in_process(*args)  # main's handling; the installed script's is checked just below
     assert result.returncode == 2, result.stdout + result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_installed_script_answers_bad_input_in_one_line_with_exit_2():
+    result = bench("run", "--methods", "pcaa", "--dataset", "synthetic")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith("error: unknown method 'pcaa'. Did you mean pca? Known: ganomaly, healthygan,")
+    assert result.stderr.count("\n") == 1 and result.stdout == "", result.stdout + result.stderr
 
 
 def test_unwritable_runs_folder_is_bad_input(tmp_path):

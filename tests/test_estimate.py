@@ -3,10 +3,6 @@ folder, and the command end to end (prints the grid, writes nothing)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -26,8 +22,8 @@ from bench.estimate import (
     state_size,
 )
 from bench.methods._gan.networks import count_parameters
+from tests.cli_helpers import bench_in_process
 
-BENCH = shutil.which("bench", path=str(Path(sys.executable).parent)) or "bench"
 CPU = torch.device("cpu")
 SHAPE = DataShape("synthetic", 64, 1, {"train_normal": 48, "train_unlabeled": 32, "val": 16, "test": 24})
 
@@ -132,10 +128,9 @@ def test_human_units():
 
 
 def test_dry_run_prints_the_grid_and_writes_nothing(tmp_path):
-    result = subprocess.run([BENCH, "run", "--methods", "pca,healthygan", "--dataset", "synthetic", "--preset", "tiny",
-                             "--seeds", "0,1", "--root", str(tmp_path / "data"), "--runs", str(tmp_path / "runs"),
-                             "--set", "data.n_normal=40", "--dry-run"],
-                            capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}, timeout=600)
+    result = bench_in_process("run", "--methods", "pca,healthygan", "--dataset", "synthetic", "--preset", "tiny",
+                              "--seeds", "0,1", "--root", str(tmp_path / "data"), "--runs", str(tmp_path / "runs"),
+                              "--set", "data.n_normal=40", "--dry-run")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "est. wall" in out and "40 train_normal" in out and "2 run(s)" not in out and "4 run(s)" in out

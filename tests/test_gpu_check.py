@@ -39,6 +39,7 @@ def check_complete(results: dict, tmp_path: Path) -> None:
     assert "| healthygan |" in summary and "Score agreement" in summary and "Failed parts" not in summary
 
 
+@pytest.mark.slow  # `make test` only: the compile variant below runs the same parts, and neither is product code
 def test_cpu_smoke_without_compile_runs_every_part(tmp_path):
     _, results = gpu_check(tmp_path, "--no-compile")
     check_complete(results, tmp_path)

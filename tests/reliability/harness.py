@@ -1,6 +1,8 @@
 """Helpers of the reliability suite, which drives the real `bench` console script in subprocesses, on Med-AD
 trees it writes itself: what a careless user does (two trees in one runs folder, files changed under the cache,
-damaged run folders, bad values, Ctrl-C, two processes at once) must never give a silently wrong number."""
+damaged run folders, bad values, Ctrl-C, two processes at once) must never give a silently wrong number. Where the
+process itself is not the point (a run that only sets the scene, what a run computes, a refusal whose exit code
+main() maps), tests call the same entry point in their own process (tests/cli_helpers.bench_in_process)."""
 
 from __future__ import annotations
 

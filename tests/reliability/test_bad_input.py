@@ -8,6 +8,7 @@ import shutil
 import pytest
 from PIL import Image
 
+from tests.cli_helpers import bench_in_process
 from tests.reliability.harness import one_line_error, records, run_bench, write_tree
 
 PCA = ["run", "--methods", "pca", "--dataset", "medad", "--preset", "smoke"]
@@ -30,7 +31,7 @@ def test_read_only_cache_is_one_line_naming_the_folder(tmp_path):
 def test_read_only_run_folder_is_one_line_naming_it(tmp_path, cache):
     write_tree(tmp_path / "tree")
     runs = tmp_path / "runs"
-    assert run_bench(*PCA, "--root", str(tmp_path / "tree"), "--runs", str(runs), env=cache).returncode == 0
+    assert bench_in_process(*PCA, "--root", str(tmp_path / "tree"), "--runs", str(runs), env=cache).returncode == 0
     (folder,) = runs.glob("medad/pca/*")
     for path in (folder, *folder.iterdir()):
         path.chmod(0o555 if path.is_dir() else 0o444)
@@ -51,15 +52,15 @@ def test_entries_outside_the_tree_are_refused_unless_allowed(tmp_path, cache):
     data["test"]["0"][1] = str(tmp_path / "elsewhere.png")  # an absolute name
     (tmp_path / "tree" / "data.json").write_text(json.dumps(data))
     root = ["--root", str(tmp_path / "tree")]
-    verify = run_bench("data", "verify", "medad", *root, env=cache)
+    verify = bench_in_process("data", "verify", "medad", *root, env=cache)  # the run below is the installed script
     run = run_bench(*PCA, *root, "--runs", str(tmp_path / "runs"), env=cache)
     for result in (verify, run):
         assert result.returncode == 2, result.stdout + result.stderr
         message = one_line_error(result)
         assert "images/../../outside.png" in message and "2 label-file entr" in message
         assert "data.allow_outside_root=true" in message
-    allowed = run_bench(*PCA, *root, "--runs", str(tmp_path / "runs"), "--set", "data.allow_outside_root=true",
-                        env=cache)
+    allowed = bench_in_process(*PCA, *root, "--runs", str(tmp_path / "runs"), "--set",
+                               "data.allow_outside_root=true", env=cache)
     assert allowed.returncode == 0, allowed.stderr
     assert len(records(tmp_path / "runs")) == 1
 

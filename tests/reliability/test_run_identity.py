@@ -1,4 +1,6 @@
-"""Defect 1: a second data tree in the same runs folder must be a new run, never "done before"."""
+"""Defect 1: a second data tree in the same runs folder must be a new run, never "done before". The runs go
+through bench.cli.main in the test's process (what they compute and write is the point, not the process: the
+refusal below and the rest of the reliability suite run the installed script)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import shutil
 import numpy as np
 from PIL import Image
 
+from tests.cli_helpers import bench_in_process
 from tests.reliability.harness import one_line_error, records, run_bench, write_lists, write_tree
 
 PCA = ["run", "--methods", "pca", "--dataset", "medad", "--preset", "smoke"]
@@ -17,8 +20,8 @@ def test_a_second_tree_is_a_new_run_with_its_own_numbers(tmp_path, cache):
     lists = write_tree(tmp_path / "b", seed=1)
     write_lists(tmp_path / "b", {**lists, "test/1": lists["test/1"][:5]})  # another split: 5 abnormal test images
     runs = tmp_path / "runs"
-    first = run_bench(*PCA, "--root", str(tmp_path / "a"), "--runs", str(runs), env=cache)
-    second = run_bench(*PCA, "--root", str(tmp_path / "b"), "--runs", str(runs), env=cache)
+    first = bench_in_process(*PCA, "--root", str(tmp_path / "a"), "--runs", str(runs), env=cache)
+    second = bench_in_process(*PCA, "--root", str(tmp_path / "b"), "--runs", str(runs), env=cache)
     assert first.returncode == second.returncode == 0, first.stderr + second.stderr
     assert "done before" not in second.stdout
     found = records(runs)
@@ -36,8 +39,8 @@ def test_same_file_names_with_other_pixels_is_a_new_run(tmp_path, cache):
     victim = sorted((tmp_path / "b" / "images").glob("test_1_*.png"))[0]
     Image.fromarray(np.full((32, 32), 100, np.uint8)).save(victim)
     runs = tmp_path / "runs"
-    assert run_bench(*PCA, "--root", str(tmp_path / "a"), "--runs", str(runs), env=cache).returncode == 0
-    second = run_bench(*PCA, "--root", str(tmp_path / "b"), "--runs", str(runs), env=cache)
+    assert bench_in_process(*PCA, "--root", str(tmp_path / "a"), "--runs", str(runs), env=cache).returncode == 0
+    second = bench_in_process(*PCA, "--root", str(tmp_path / "b"), "--runs", str(runs), env=cache)
     assert second.returncode == 0 and "done before" not in second.stdout
     found = records(runs)
     assert len({r["data"]["split_id"] for r in found}) == 1, "same names and labels: the same split"
@@ -50,8 +53,8 @@ def test_report_keeps_two_splits_apart_and_says_which_is_which(tmp_path, cache):
     write_lists(tmp_path / "b", {**lists, "test/0": lists["test/0"][:7]})
     runs = tmp_path / "runs"
     for tree in "ab":
-        assert run_bench(*PCA, "--root", str(tmp_path / tree), "--runs", str(runs), env=cache).returncode == 0
-    report = run_bench("report", "--dataset", "medad", "--runs", str(runs), "--format", "csv")
+        assert bench_in_process(*PCA, "--root", str(tmp_path / tree), "--runs", str(runs), env=cache).returncode == 0
+    report = bench_in_process("report", "--dataset", "medad", "--runs", str(runs), "--format", "csv")
     assert report.returncode == 0, report.stderr
     split_ids = {r["data"]["split_id"][:8] for r in records(runs)}
     assert len(split_ids) == 2

@@ -9,7 +9,7 @@ import pytest
 
 from bench import registry
 from bench.config import check_ranges, field_ranges, field_types
-from tests.reliability.harness import one_line_error, run_bench
+from tests.cli_helpers import bench_in_process
 
 METHODS = registry.methods.names()
 DATASETS = registry.datasets.names()
@@ -42,8 +42,9 @@ def test_every_numeric_data_option_declares_a_range_and_the_defaults_lie_inside(
     ("data.anomaly_ratio=7", "anomaly_ratio=7.0 (valid: >= 0 and <= 1)"),
 ])
 def test_a_value_out_of_range_is_bad_input_before_anything_runs(tmp_path, setting, shown):
-    result = run_bench("run", "--methods", "pca,healthygan,sagan", "--dataset", "synthetic", "--preset", "smoke",
-                       "--root", str(tmp_path / "data"), "--runs", str(tmp_path / "runs"), "--set", setting)
+    result = bench_in_process("run", "--methods", "pca,healthygan,sagan", "--dataset", "synthetic", "--preset",
+                              "smoke", "--root", str(tmp_path / "data"), "--runs", str(tmp_path / "runs"), "--set",
+                              setting)
     assert result.returncode == 2
-    assert shown in one_line_error(result)
+    assert shown in result.stderr and result.stderr.count("\n") == 1, result.stderr
     assert not (tmp_path / "data").exists() and not (tmp_path / "runs").exists(), "nothing ran"
