@@ -27,7 +27,7 @@ def test_ray_and_local_executors_write_identical_runs(tmp_path):
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        remote = run_on_ray(specs, adapter, tmp_path / "ray-runs")
+        remote = run_on_ray(specs, prepared, tmp_path / "ray-runs")
     finally:
         ray.shutdown()
     local = run_local(specs, prepared, tmp_path / "local-runs")

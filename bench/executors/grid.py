@@ -77,13 +77,10 @@ def run_grid(groups: Sequence[DataGroup], roots: Roots, runs: Path, *, executor:
     if executor == "ray":
         from bench.executors.ray_executor import run_on_ray
 
-        adapters = {data_key(specs[0]): adapter for adapter, _, specs in prepared}
         prepared_data = {data_key(specs[0]): data for _, data, specs in prepared}
         specs = [spec for _, _, group in prepared for spec in group]
-        outcomes = run_on_ray(specs, prepared[0][0], runs, device=device, force=force, wait=wait,
-                              progress=progress, command=command, adapter_for=lambda spec: adapters[data_key(spec)],
-                              settings=executor_settings or {},
-                              prepared_for=lambda spec: prepared_data[data_key(spec)])
+        outcomes = run_on_ray(specs, lambda spec: prepared_data[data_key(spec)], runs, device=device, force=force,
+                              wait=wait, progress=progress, command=command, settings=executor_settings or {})
     else:
         from bench.executors.local import run_local
 

@@ -124,15 +124,13 @@ def _lost(item: _Submitted, exc: Exception, retries: int) -> RunOutcome:
                             "same command again to resume from the run's last checkpoint")
 
 
-def run_on_ray(specs: list[RunSpec], adapter: Any, runs: Path, *, device: str = "auto", force: bool = False,
-               wait: bool = False, progress: Progress | None = None, command: list[str] | None = None,
-               adapter_for: Callable[[RunSpec], Any] | None = None,
-               settings: Mapping[str, str] | None = None,
-               prepared_for: Callable[[RunSpec], PreparedData] | None = None) -> list[RunOutcome]:
-    """Submit every run as a Ray task and wait for all of them; outcomes come back in plan order. `adapter_for`
-    gives each run its own data (a sweep over `data.*` keys); without it every run uses `adapter`. Each adapter's
-    data is prepared here once (from the cache the grid filled: nothing is decoded) unless `prepared_for` hands
-    over the prepared data. `settings`: the `ray.*` items of `--set` (bench.executors.ray_settings)."""
+def run_on_ray(specs: list[RunSpec], data: PreparedData | Callable[[RunSpec], PreparedData], runs: Path, *,
+               device: str = "auto", force: bool = False, wait: bool = False, progress: Progress | None = None,
+               command: list[str] | None = None, settings: Mapping[str, str] | None = None) -> list[RunOutcome]:
+    """Submit every run as a Ray task and wait for all of them; outcomes come back in plan order. `data`: the
+    prepared data every run uses (as for run_local), or a function giving each run its own (several data sets, or a
+    sweep over `data.*` keys); each distinct data set travels to the cluster once. `settings`: the `ray.*` items of
+    `--set` (bench.executors.ray_settings)."""
     ray_settings = parse_settings(settings)  # bad values stop here, before Ray starts
     try:
         import ray
@@ -140,7 +138,7 @@ def run_on_ray(specs: list[RunSpec], adapter: Any, runs: Path, *, device: str = 
     except ImportError:
         raise BenchError("--executor ray needs Ray: pip install 'medad-bench[ray]'") from None
     progress = progress or Progress()
-    shared = _share_data(specs, adapter, adapter_for, prepared_for, progress)
+    shared = _share_data(specs, data if callable(data) else (lambda _spec: data))
 
     if not ray.is_initialized():
         ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False, log_to_driver=False,
@@ -176,23 +174,17 @@ def run_on_ray(specs: list[RunSpec], adapter: Any, runs: Path, *, device: str = 
     return [outcomes[i] for i in range(len(specs))]
 
 
-def _share_data(specs: list[RunSpec], adapter: Any, adapter_for: Callable[[RunSpec], Any] | None,
-                prepared_for: Callable[[RunSpec], PreparedData] | None, progress: Progress
+def _share_data(specs: list[RunSpec], prepared_for: Callable[[RunSpec], PreparedData]
                 ) -> dict[int, tuple[SharedData, PreparedData]]:
     """Per run (by plan index): the data its task opens and the prepared data (for the run folder's name); one
-    SharedData per distinct adapter or prepared data, so each data set travels to the cluster once."""
-    by_source: dict[int, tuple[SharedData, PreparedData]] = {}
+    SharedData per distinct prepared data, so each data set travels to the cluster once."""
+    by_data: dict[int, tuple[SharedData, PreparedData]] = {}
     out = {}
     for index, spec in enumerate(specs):
-        if prepared_for is not None:
-            prepared = prepared_for(spec)
-            source: Any = prepared
-        else:
-            source = adapter if adapter_for is None else adapter_for(spec)
-            prepared = by_source[id(source)][1] if id(source) in by_source else source.prepare(progress)
-        if id(source) not in by_source:
-            by_source[id(source)] = (SharedData.of(prepared), prepared)
-        out[index] = by_source[id(source)]
+        prepared = prepared_for(spec)
+        if id(prepared) not in by_data:
+            by_data[id(prepared)] = (SharedData.of(prepared), prepared)
+        out[index] = by_data[id(prepared)]
     return out
 
 
