@@ -28,10 +28,11 @@ class RunLocked(BenchError):
 
 
 class RunLock:
-    """Hold the lock of one run folder for the duration of a `with` block (`wait`: block until it is free)."""
+    """Hold the lock of one run folder for the duration of a `with` block (`wait`: block until it is free).
+    `file`: the lock file's name in the folder (another name locks something else kept there, e.g. a store)."""
 
-    def __init__(self, folder: Path, *, wait: bool = False) -> None:
-        self.path = Path(folder) / LOCK_FILE
+    def __init__(self, folder: Path, *, wait: bool = False, file: str = LOCK_FILE) -> None:
+        self.path = Path(folder) / file
         self.wait = wait
         self._fd: int | None = None
 
@@ -42,7 +43,7 @@ class RunLock:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if self.wait else fcntl.LOCK_NB))
         except BlockingIOError:
             os.close(fd)
-            raise RunLocked(self.path.parent, describe_holder(self.path.parent)) from None
+            raise RunLocked(self.path.parent, describe_holder(self.path.parent, self.path.name)) from None
         os.ftruncate(fd, 0)
         os.write(fd, json.dumps({"pid": os.getpid(), "host": platform.node(), "since": time.time()}).encode())
         self._fd = fd
@@ -56,10 +57,10 @@ class RunLock:
             self._fd = None
 
 
-def describe_holder(folder: Path) -> str:
+def describe_holder(folder: Path, file: str = LOCK_FILE) -> str:
     """`process 123 on host` from the lock file (as much as it says)."""
     try:
-        info = json.loads((Path(folder) / LOCK_FILE).read_text() or "{}")
+        info = json.loads((Path(folder) / file).read_text() or "{}")
     except (OSError, json.JSONDecodeError):
         info = {}
     pid, host = info.get("pid"), info.get("host")

@@ -22,7 +22,8 @@ over a copy of the results folder) logs nothing new; `--force` writes a new run.
 the new result becomes a new MLflow run beside the old one. Only MLflow runs that finished logging (tag
 `bench.logged=complete`, set last) count, so a run half-logged by a crash is logged again. Failed runs are
 logged with MLflow status FAILED (params, the error, run.json with its traceback); runs another process holds
-("busy") are left to that process.
+("busy") are left to that process. Two processes logging into one local SQLite store take turns (`<db>.lock`
+beside it), so the check for what is logged and the logging are one step.
 
 Where: `MLFLOW_TRACKING_URI` when set, else a SQLite store beside the runs folder, `<runs>/../mlflow.db` (with
 the default `--runs results/runs`, `results/mlflow.db`). For a local SQLite store, new experiments keep their
@@ -45,6 +46,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bench.run_lock import RunLock, RunLocked
 from bench.store import RUN_FILE, SCORES_FILE, read_record
 
 if TYPE_CHECKING:
@@ -56,6 +58,7 @@ DB_NAME = "mlflow.db"
 LOGGED_TAG = "bench.logged"  # set last: a run without it was cut off while logging
 FIGURE_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
 LOSSES_FILE = "losses.csv"
+STORE_LOCK_SUFFIX = ".lock"  # mlflow.db.lock beside mlflow.db: one process logs into a local store at a time
 # MLflow's per-request limits for log_batch (REST and SQL stores alike)
 MAX_PARAMS, MAX_METRICS = 100, 1000
 MAX_PARAM_CHARS, MAX_TAG_CHARS = 6000, 5000  # MLflow 2.12's limits per value (3.x allows more)
@@ -106,9 +109,20 @@ def track_runs(kind: str, outcomes: Iterable[RunOutcome], runs: Path, warn: Call
         warn(f"--track mlflow: cannot import mlflow ({_one_line(exc)}); the runs were not logged")
         return summary
     summary.uri = uri = default_tracking_uri(runs)
+    with _store_lock(uri, info or warn):
+        if _log_outcomes(MlflowClient, uri, outcomes, summary, warn):
+            names = ", ".join(f"{name} (id {eid})" for name, eid in summary.experiments.items())
+            already = f", {len(summary.already)} logged before" if summary.already else ""
+            (info or warn)(f"mlflow: logged {len(summary.logged)} run(s){already} to {names} at {uri}")
+    return summary
+
+
+def _log_outcomes(client_class: Any, uri: str, outcomes: list[RunOutcome], summary: TrackingSummary,
+                  warn: Callable[[str], None]) -> bool:
+    """Log each outcome not logged before into `summary`; False when the store as a whole cannot be used."""
     try:
         with _quiet_mlflow():
-            client = MlflowClient(tracking_uri=uri)
+            client = client_class(tracking_uri=uri)
             logged = {}  # experiment id -> {(run key, run.json digest)}
             for dataset in dict.fromkeys(o.spec.dataset for o in outcomes):
                 eid = _experiment(client, experiment_name(dataset), uri)
@@ -117,7 +131,7 @@ def track_runs(kind: str, outcomes: Iterable[RunOutcome], runs: Path, warn: Call
     except Exception as exc:  # the store as a whole: one line, not one per run
         warn(f"--track mlflow: cannot use the tracking store {uri} ({_one_line(exc)}); {len(outcomes)} run(s) "
              "not logged, their folders are complete")
-        return summary
+        return False
     for outcome in outcomes:
         try:
             with _quiet_mlflow():
@@ -132,10 +146,28 @@ def track_runs(kind: str, outcomes: Iterable[RunOutcome], runs: Path, warn: Call
         except Exception as exc:
             summary.failed.append(outcome.folder)
             warn(f"--track mlflow: could not log {outcome.folder} ({_one_line(exc)}); the run folder is unaffected")
-    names = ", ".join(f"{name} (id {eid})" for name, eid in summary.experiments.items())
-    already = f", {len(summary.already)} logged before" if summary.already else ""
-    (info or warn)(f"mlflow: logged {len(summary.logged)} run(s){already} to {names} at {uri}")
-    return summary
+    return True
+
+
+@contextlib.contextmanager
+def _store_lock(uri: str, info: Callable[[str], None]) -> Iterator[None]:
+    """Hold `<db>.lock` beside a local SQLite store while logging, so two `bench run --track` processes on one
+    store (say two terminals, or a grid and a rerun) cannot both find a run unlogged and log it twice. A server
+    store (http://...) is left to the server; a lock that cannot be created (read-only folder) is skipped and the
+    store's own error, if any, is reported as usual."""
+    database = _sqlite_file(uri)
+    with contextlib.ExitStack() as held:
+        if database is not None:
+            folder, name = database.parent, database.name + STORE_LOCK_SUFFIX
+            try:
+                try:
+                    held.enter_context(RunLock(folder, file=name))
+                except RunLocked as busy:
+                    info(f"mlflow: waiting for {busy.holder}, which is logging to {database}")
+                    held.enter_context(RunLock(folder, file=name, wait=True))
+            except OSError:
+                pass  # no lock where none can be made; the store's own error, if any, is one warning as usual
+        yield
 
 
 def run_key(folder: Path) -> str:
@@ -259,10 +291,16 @@ def _experiment(client: Any, name: str, uri: str) -> str:
 
 def _artifact_root(uri: str) -> Path | None:
     """`mlartifacts/` beside a local SQLite file; None (the server's choice) for any other store."""
+    database = _sqlite_file(uri)
+    return None if database is None else database.parent / "mlartifacts"
+
+
+def _sqlite_file(uri: str) -> Path | None:
+    """The database file of a local SQLite store URI; None for any other store."""
     match = re.fullmatch(r"sqlite:///(.+)", uri)
     if not match or match.group(1).startswith(":memory:"):
         return None
-    return Path(match.group(1)).resolve().parent / "mlartifacts"
+    return Path(match.group(1)).resolve()
 
 
 def _logged_keys(client: Any, experiment_id: str) -> set[tuple[str, str]]:

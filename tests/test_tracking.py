@@ -13,11 +13,14 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from bench import runner
+from bench.run_lock import RunLock
 from bench.testing import TINY_DATA, synthetic_data
 from bench.tracking import INSTALL_HINT, default_tracking_uri, track_runs
 
@@ -201,3 +204,33 @@ def test_failed_damaged_and_forced_runs(tiny_data, tmp_path, monkeypatch):
     assert len(track_runs("mlflow", [forced], runs, warn=lines.append).logged) == 1
     pca_runs = [r for r in all_runs(client, eid) if r.data.params["method"] == "pca"]
     assert len(pca_runs) == 2 and len({r.data.tags["bench.run_key"] for r in pca_runs}) == 1
+
+
+@pytest.mark.slow
+def test_a_second_process_on_the_same_store_waits_for_the_first_and_logs_nothing_twice(tiny_data, tmp_path,
+                                                                                        monkeypatch):
+    """Two `--track` on one SQLite store (two terminals, a grid and a rerun) must not both find a run unlogged and
+    log it twice: while another holder has mlflow.db.lock, track_runs says whom it waits for and touches nothing;
+    once the lock is free it logs, and the next call finds the run logged."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    runs = tmp_path / "results" / "runs"
+    (pca,) = runner.plan(["pca"], "synthetic", [0], "tiny", {})
+    done = runner.execute(pca, tiny_data, runs)
+    database = tmp_path / "results" / "mlflow.db"
+    lines: list[str] = []
+    summaries = []
+    waiting = threading.Thread(target=lambda: summaries.append(track_runs("mlflow", [done], runs, lines.append)))
+    with RunLock(database.parent, file="mlflow.db.lock"):  # what another bench process holds while it logs
+        waiting.start()
+        deadline = time.monotonic() + 120
+        while not lines and waiting.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert lines == [f"mlflow: waiting for process {os.getpid()} on {os.uname().nodename}, which is logging "
+                         f"to {database}"]
+        time.sleep(0.5)
+        assert waiting.is_alive() and not database.exists()  # it waits: no store opened, nothing logged
+    waiting.join(timeout=300)
+    assert not waiting.is_alive() and len(summaries[0].logged) == 1, lines
+    again = track_runs("mlflow", [done], runs, lines.append)
+    assert again.logged == [] and again.already == [done.folder]
+    assert len(all_runs(client_for(summaries[0].uri), summaries[0].experiments["bench-synthetic"])) == 1
