@@ -1,10 +1,21 @@
-"""bench: a benchmarking suite for medical-image anomaly detectors."""
+"""bench: a benchmarking suite for medical-image anomaly detectors.
 
-from importlib.metadata import PackageNotFoundError, version
+The Python API (bench.api): `bench.run`, `bench.load_runs`, `bench.prepare`, `bench.create_detector`,
+`bench.evaluate`. They load on first use, so `import bench` stays light for the command line.
+"""
 
-DISTRIBUTION = "medad-bench"  # the installed distribution; its entry points are the built-in plugins
+from typing import Any
 
-try:
-    __version__ = version(DISTRIBUTION)
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+source"
+from bench.core import DISTRIBUTION, __version__
+
+API = ("run", "plan", "execute", "dry_run", "load_runs", "prepare", "create_detector", "evaluate", "Results", "Plan")
+
+__all__ = ["DISTRIBUTION", "__version__", *API]
+
+
+def __getattr__(name: str) -> Any:
+    if name in API:
+        from bench import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'bench' has no attribute {name!r}")

@@ -22,10 +22,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from bench.core.detector import Detector
+from bench.core.environment import temporary_env
+from bench.core.errors import NotFittedError
+from bench.core.images import ImageSet, TrainData
 from bench.data.adapter import PreparedData
-from bench.detector import Detector, ImageSet, TrainData
-from bench.environment import temporary_env
-from bench.errors import NotFittedError
 
 # Enough images to check the contract in seconds (per class for val and test).
 TINY_DATA: Mapping[str, int] = {"n_normal": 48, "unlabeled_size": 32, "n_val": 8, "n_test": 12, "generate_size": 64}

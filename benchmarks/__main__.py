@@ -7,7 +7,7 @@ import argparse
 
 import pandas as pd
 
-from bench.device import resolve_device
+from bench.core.device import resolve_device
 from benchmarks.gan_step import CASES, BenchArgs, run_case
 
 

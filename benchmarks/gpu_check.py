@@ -56,7 +56,7 @@ class Check:
 
 def step_throughput(check: Check, name: str) -> dict[str, Any]:
     """Our step vs plain fp32 eager of the same networks, same batch, same process; peak memory per side."""
-    from bench.estimate import peak_memory
+    from bench.core.cost import peak_memory
     from benchmarks.gan_step import CASES, BenchArgs, time_calls
 
     size, batch = (SMOKE_STEP if check.smoke else PAPER_STEP)[name]
@@ -84,12 +84,13 @@ def prepare_data(check: Check) -> Any:
 
 def run_preset(check: Check, name: str, overrides: Mapping[str, str]) -> dict[str, Any]:
     """One `fast` run through the runner (the real run path): test AUC, fit and wall time, the folder."""
-    from bench import runner
+    from bench.runs.execute import execute
+    from bench.runs.plan import plan
 
     prepared = prepare_data(check)
-    (spec,) = runner.plan([name], "synthetic", [0], "fast", dict(overrides))
+    (spec,) = plan([name], "synthetic", [0], "fast", dict(overrides))
     start = time.perf_counter()
-    outcome = runner.execute(spec, prepared, check.runs / "runs", device=str(check.device))
+    outcome = execute(spec, prepared, check.runs / "runs", device=str(check.device))
     wall = time.perf_counter() - start
     if outcome.status != "complete":
         raise RuntimeError(f"{name} fast run {outcome.status}: {outcome.error}")
@@ -101,8 +102,8 @@ def run_preset(check: Check, name: str, overrides: Mapping[str, str]) -> dict[st
 
 def fast_gan_run(check: Check, name: str) -> dict[str, Any]:
     """The GAN's `fast` preset, its iterations capped where the dry-run probe says they exceed the budget."""
-    from bench import registry
-    from bench.estimate import DataShape
+    from bench.core import registry
+    from bench.core.cost import DataShape
 
     cls = registry.get_method(name)
     overrides: dict[str, str] = {}
@@ -219,8 +220,8 @@ def markdown(results: Mapping[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.device import choose_device
-    from bench.provenance import device_info
+    from bench.core.device import choose_device
+    from bench.runs.provenance import device_info
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.gpu_check", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.config import Fraction, NonNegativeInt, PositiveInt
+from bench.core.config import Fraction, NonNegativeInt, PositiveInt
+from bench.core.errors import BenchError
 from bench.data.adapter import DataOptions, DatasetAdapter
 from bench.data.manifest import draw_splits, shuffle_within_splits
-from bench.errors import BenchError
 
 LABEL_FILES = ("Data_Entry_2017.csv", "Data_Entry_2017_v2020.csv")
 COLUMNS = ("Image Index", "Finding Labels", "View Position")

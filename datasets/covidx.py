@@ -32,10 +32,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from bench.config import Fraction, NonNegativeInt, PositiveInt
+from bench.core.config import Fraction, NonNegativeInt, PositiveInt
+from bench.core.errors import BenchError
 from bench.data.adapter import DataOptions, DatasetAdapter
 from bench.data.manifest import draw_splits, shuffle_within_splits
-from bench.errors import BenchError
 
 CLASSES = {"normal": "normal", "negative": "negative", "pneumonia": "pneumonia", "covid-19": "COVID-19",
            "positive": "positive"}

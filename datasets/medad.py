@@ -10,9 +10,9 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Literal
 
+from bench.core.errors import DataError
 from bench.datasets import medad_format
 from bench.datasets.medad_protocol import MedADOptions, MedADProtocolDataset
-from bench.errors import DataError
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.errors import DataError
+from bench.core.errors import DataError
 
 DATA_JSON = "data.json"
 IMAGES = "images"

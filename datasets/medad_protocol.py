@@ -22,12 +22,12 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from bench.config import Fraction, NonNegativeInt, PositiveInt
+from bench.core.config import Fraction, NonNegativeInt, PositiveInt
+from bench.core.errors import DataError
 from bench.data.adapter import DataOptions, DatasetAdapter
 from bench.data.manifest import draw, draw_splits, shuffle_within_splits
 from bench.data.masks import TruthSource
 from bench.datasets import medad_format
-from bench.errors import DataError
 
 FORMATS = ("auto", "official", "medad")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.config import NonNegativeInt, PositiveInt
+from bench.core.config import NonNegativeInt, PositiveInt
 from bench.data.masks import BoxReads
 from bench.datasets import medad_format
 from bench.datasets.medad_protocol import MedADOptions, MedADProtocolDataset, read_label_csv

@@ -21,13 +21,13 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from bench.config import Fraction, ImageSize, NonNegativeInt, PositiveInt
+from bench.core.config import Fraction, ImageSize, NonNegativeInt, PositiveInt
+from bench.core.errors import DataError
+from bench.core.progress import Progress
 from bench.data.adapter import DataOptions, DatasetAdapter
 from bench.data.cache import cache_root
 from bench.data.masks import MaskFiles
 from bench.datasets.synthetic_images import generate, lesion_mask
-from bench.errors import DataError
-from bench.progress import Progress
 
 LABEL_COLUMNS = ("id", "label", "split")
 MASK_RULE = ("Synthetic: the generator's lesions, each the ellipse within one radius of its centre (where the "

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.config import NonNegativeInt, PositiveInt
+from bench.core.config import NonNegativeInt, PositiveInt
 from bench.data.decode import is_dicom
 from bench.data.masks import BoxReads
 from bench.datasets import medad_format

@@ -98,11 +98,12 @@ def test_commands_that_train_nothing_import_neither_torch_nor_scikit_learn():
     """`bench data`, `report` and `leaderboard` start in ~0.5 s: torch (~1 s) and scikit-learn with scipy.stats
     (~0.7 s) are imported where they compute; `bench run` checks its arguments before scikit-learn is imported."""
     code = ("import sys\n"
-            "import bench.cli, bench.data.adapter, bench.metrics, bench.report.report, bench.report.leaderboard_files\n"
-            "from bench import registry\n"
+            "import bench.cli, bench.data.adapter, bench.metrics.image, bench.report.report\n"
+            "import bench.report.leaderboard_files\n"
+            "from bench.core import registry\n"
             "for name in registry.datasets.names(): registry.get_dataset(name)\n"
             "light = sorted(m for m in ('torch', 'sklearn', 'scipy.stats') if m in sys.modules)\n"
-            "import bench.runner, bench.sweep\n"
+            "import bench.runs.execute, bench.runs.sweep\n"
             "print(light, sorted(m for m in ('sklearn', 'scipy.stats') if m in sys.modules))\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

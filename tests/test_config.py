@@ -8,8 +8,9 @@ from typing import Literal
 
 import pytest
 
-from bench.config import apply_overrides, config_from_dict, config_to_dict, parse_assignments, route_overrides
-from bench.errors import BenchError
+from bench.core.config import apply_overrides, config_from_dict, config_to_dict
+from bench.core.errors import BenchError
+from bench.core.overrides import parse_assignments, route_overrides
 
 
 @dataclasses.dataclass(frozen=True)

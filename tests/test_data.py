@@ -8,12 +8,12 @@ import pytest
 from PIL import Image
 from sklearn.metrics import roc_auc_score
 
+from bench.core.errors import DataError
+from bench.core.images import ImageSet, TrainData
 from bench.data.cache import build_image_cache
 from bench.data.decode import load_image, to_uint8
 from bench.data.manifest import draw, manifest_hash, row_order_hash, validate_manifest
 from bench.datasets.synthetic import SyntheticDataset
-from bench.detector import ImageSet, TrainData
-from bench.errors import DataError
 from bench.methods.pca.detector import PCADetector
 from bench.testing import TINY_DATA, synthetic_data
 

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench import runner
-from bench.device import choose_device, no_cuda_reason
-from bench.errors import BenchError
+from bench.core.device import choose_device, no_cuda_reason
+from bench.core.errors import BenchError
+from bench.runs.execute import execute
+from bench.runs.plan import plan
 
 BENCH = shutil.which("bench", path=str(Path(sys.executable).parent)) or "bench"
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
@@ -54,8 +55,8 @@ def test_an_explicit_device_is_recorded_as_asked_for():
 
 
 def test_run_json_records_the_requested_device_and_the_reason(small_data, tmp_path):
-    (spec,) = runner.plan(["pca"], "synthetic", [0], "tiny", {})
-    outcome = runner.execute(spec, small_data, tmp_path, device="auto")
+    (spec,) = plan(["pca"], "synthetic", [0], "tiny", {})
+    outcome = execute(spec, small_data, tmp_path, device="auto")
     assert outcome.status == "complete", outcome.error
     device = json.loads((outcome.folder / "run.json").read_text())["device"]
     expected = choose_device("auto")

@@ -8,20 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench import registry, runner
+from bench.core import registry
+from bench.core.cost import DataShape, peak_memory, probe_fit_on_sample, state_size
 from bench.datasets.synthetic import SyntheticDataset
-from bench.estimate import (
-    DataShape,
-    data_shape,
-    disk_bytes,
-    estimate_runs,
-    human_bytes,
-    human_seconds,
-    peak_memory,
-    probe_fit_on_sample,
-    state_size,
-)
 from bench.methods._gan.networks import count_parameters
+from bench.runs.dry_run import data_shape, disk_bytes, estimate_runs, human_bytes, human_seconds
+from bench.runs.execute import execute
+from bench.runs.plan import plan
 from tests.cli_helpers import bench_in_process
 
 CPU = torch.device("cpu")
@@ -64,15 +57,15 @@ def test_the_default_probe_fits_a_sample_and_scales_to_the_training_set():
 
 def test_seeds_share_one_probe_and_overrides_get_their_own(tmp_path):
     adapter = SyntheticDataset(tmp_path / "data", SyntheticDataset.make_options({"n_normal": 40}))
-    specs = runner.plan(["pca"], "synthetic", [0, 1], "tiny", {})
-    specs += runner.plan(["pca"], "synthetic", [0], "tiny", {"n_components": "3"})
+    specs = plan(["pca"], "synthetic", [0, 1], "tiny", {})
+    specs += plan(["pca"], "synthetic", [0], "tiny", {"n_components": "3"})
     estimates = estimate_runs(specs, adapter, CPU)
     assert estimates[0].probe is estimates[1].probe and estimates[2].probe is not estimates[0].probe
     assert [e.spec.seed for e in estimates] == [0, 1, 0]
 
 
 def test_pca_state_estimate_bounds_a_real_fit(small_data):
-    from bench.detector import TrainData
+    from bench.core.images import TrainData
 
     cls = registry.get_method("pca")
     shape = DataShape("synthetic", small_data.size, small_data.channels,
@@ -84,8 +77,8 @@ def test_pca_state_estimate_bounds_a_real_fit(small_data):
 
 
 def test_disk_estimate_is_within_a_factor_of_two_of_a_real_run_folder(small_data, tmp_path):
-    (spec,) = runner.plan(["healthygan"], "synthetic", [0], "tiny", {})
-    outcome = runner.execute(spec, small_data, tmp_path)
+    (spec,) = plan(["healthygan"], "synthetic", [0], "tiny", {})
+    outcome = execute(spec, small_data, tmp_path)
     assert outcome.status == "complete", outcome.error
     cls = registry.get_method("healthygan")
     shape = DataShape("synthetic", small_data.size, small_data.channels,

@@ -8,11 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench import runner
+from bench.core.errors import BenchError
 from bench.datasets.synthetic import SyntheticDataset
-from bench.errors import BenchError
-from bench.executors.local import run_local
-from bench.store import iter_runs
+from bench.runs.executors.local import run_local
+from bench.runs.plan import plan
+from bench.runs.scan import iter_runs
 from bench.testing import TINY_DATA
 
 
@@ -22,8 +22,8 @@ def test_ray_and_local_executors_write_identical_runs(tmp_path):
     options = SyntheticDataset.make_options({k: str(v) for k, v in TINY_DATA.items()})
     adapter = SyntheticDataset(tmp_path / "data", options)
     prepared = adapter.prepare()
-    specs = runner.plan(["pca"], "synthetic", [0, 1], "smoke", {})
-    from bench.executors.ray_executor import run_on_ray
+    specs = plan(["pca"], "synthetic", [0, 1], "smoke", {})
+    from bench.runs.executors.ray_executor import run_on_ray
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
@@ -45,7 +45,7 @@ def test_ray_and_local_executors_write_identical_runs(tmp_path):
 
 
 def test_ray_settings_parse_each_key_and_default_to_the_methods_declarations():
-    from bench.executors.ray_settings import DEFAULT_MAX_RETRIES, parse_settings
+    from bench.runs.executors.ray_settings import DEFAULT_MAX_RETRIES, parse_settings
 
     assert parse_settings({}) == parse_settings(None)
     assert parse_settings({}).max_retries == DEFAULT_MAX_RETRIES and parse_settings({}).num_gpus is None
@@ -70,8 +70,8 @@ def test_ray_settings_parse_each_key_and_default_to_the_methods_declarations():
     ("max_retries", "2.5", "whole number"),
 ])
 def test_a_bad_ray_setting_is_a_one_line_bench_error_naming_it(key, value, says):
-    from bench.errors import BenchError
-    from bench.executors.ray_settings import parse_settings
+    from bench.core.errors import BenchError
+    from bench.runs.executors.ray_settings import parse_settings
 
     with pytest.raises(BenchError) as caught:
         parse_settings({key: value})
@@ -80,8 +80,8 @@ def test_a_bad_ray_setting_is_a_one_line_bench_error_naming_it(key, value, says)
 
 
 def test_methods_declare_what_a_run_needs_gans_a_gpu_feature_methods_a_share():
-    from bench import registry
-    from bench.detector import Detector, RunResources
+    from bench.core import registry
+    from bench.core.detector import Detector, RunResources
 
     assert Detector.resources == RunResources(gpus=1.0, cpus=1.0)  # a third-party method: one GPU, as before
     gpus = {name: registry.get_method(name).resources.gpus
@@ -92,9 +92,9 @@ def test_methods_declare_what_a_run_needs_gans_a_gpu_feature_methods_a_share():
 
 
 def test_task_options_follow_the_declaration_the_cluster_the_device_and_the_overrides():
-    from bench.detector import RunResources
-    from bench.errors import BenchError
-    from bench.executors.ray_settings import parse_settings, task_options, unschedulable
+    from bench.core.detector import RunResources
+    from bench.core.errors import BenchError
+    from bench.runs.executors.ray_settings import parse_settings, task_options, unschedulable
 
     padim, default = RunResources(gpus=0.25), parse_settings({})
     on_gpus = task_options(padim, default, cluster_gpus=4, device="auto")
@@ -120,7 +120,7 @@ def test_a_ray_task_reads_only_the_prepared_cache_never_the_data_folder(tmp_path
     import pickle
     import shutil
 
-    from bench.executors.ray_executor import SharedData, run_task
+    from bench.runs.executors.ray_executor import SharedData, run_task
     from bench.testing import synthetic_data
 
     options = {"n_normal": 16, "unlabeled_size": 8, "n_val": 4, "n_test": 6, "generate_size": 32}
@@ -131,7 +131,7 @@ def test_a_ray_task_reads_only_the_prepared_cache_never_the_data_folder(tmp_path
     cache_file = Path(shared.images_path)
     before = cache_file.stat().st_mtime_ns
     shutil.rmtree(tmp_path / "data")  # a task that re-prepared (decode, generate, stat the files) would fail now
-    [spec] = runner.plan(["pca"], "synthetic", [0], "tiny", {})
+    [spec] = plan(["pca"], "synthetic", [0], "tiny", {})
     outcome = run_task(spec, pickle.loads(pickle.dumps(shared)), str(tmp_path / "runs"), "cpu", False, False, [])
     assert outcome.status == "complete", outcome.error
     assert cache_file.stat().st_mtime_ns == before
@@ -146,9 +146,9 @@ def test_a_ray_task_reads_only_the_prepared_cache_never_the_data_folder(tmp_path
 
 def test_a_run_ray_gave_up_on_is_a_failed_outcome_saying_how_to_resume(tmp_path):
     exceptions = pytest.importorskip("ray.exceptions", reason="the ray extra is part of the test extras")
-    from bench.executors.ray_executor import _lost, _Submitted
+    from bench.runs.executors.ray_executor import _lost, _Submitted
 
-    [spec] = runner.plan(["pca"], "synthetic", [0], "tiny", {})
+    [spec] = plan(["pca"], "synthetic", [0], "tiny", {})
     item = _Submitted(spec, tmp_path / "run", 0)
     died = _lost(item, exceptions.WorkerCrashedError(), retries=2)
     assert died.status == "failed" and died.folder == tmp_path / "run"

@@ -1,4 +1,4 @@
-"""Localisation metrics (bench.localisation): pixel AUROC/AP against scikit-learn, AUPRO against anomalib's
+"""Localisation metrics (bench.metrics.localisation): pixel AUROC/AP against scikit-learn, AUPRO against anomalib's
 implementation and by hand (including the case that gave anomalib <= 2.2 values above 1), the pointing game."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from bench.localisation import FPR_LIMIT, aupro, bootstrap_mean_ci, pixel_metrics, pointing_hits
+from bench.metrics.localisation import FPR_LIMIT, aupro, bootstrap_mean_ci, pixel_metrics, pointing_hits
 
 
 def random_case(seed: int, *, n: int = 6, size: int = 24, levels: int | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -10,12 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import registry, runner
+from bench.core import registry
 from bench.data.masks import GroundTruth
-from bench.localisation import DEFINITIONS, pointing_hits
-from bench.localisation_run import HIT_COLUMN, resize_maps
 from bench.methods.pca.detector import PCADetector
-from bench.record import RunRecord
+from bench.metrics.localisation import DEFINITIONS, pointing_hits
+from bench.runs.execute import execute
+from bench.runs.localisation_step import HIT_COLUMN, resize_maps
+from bench.runs.plan import plan
+from bench.runs.record import RunRecord
 
 # PCA's reconstruction residual lights up the opacities but also ribs and body edges: 0.69 pixel AUROC and 0.85
 # hit rate (chance: the lesions' ~5% of the image) on the learning split, seed 0. Floors leave room for other seeds.
@@ -32,8 +34,8 @@ class MaplessPCA(PCADetector):
 
 
 def run_pca(prepared, folder, method: str = "pca", seed: int = 0):
-    (spec,) = runner.plan([method], "synthetic", [seed], "smoke", {})
-    outcome = runner.execute(spec, prepared, folder, device="cpu")
+    (spec,) = plan([method], "synthetic", [seed], "smoke", {})
+    outcome = execute(spec, prepared, folder, device="cpu")
     assert outcome.status == "complete", outcome.error
     return outcome.folder, json.loads((outcome.folder / "run.json").read_text())
 

@@ -6,17 +6,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, f1_score, precision_recall_fscore_support, roc_auc_score
 
-from bench.errors import BenchError
-from bench.metric_table import (
-    ALL_METRICS,
-    HIGHER_IS_BETTER,
-    LOCALISATION_METRICS,
-    METRICS,
-    THRESHOLDED,
-    metric_label,
-    parse_metrics,
-)
-from bench.metrics import (
+from bench.core.errors import BenchError
+from bench.metrics.image import (
     ThresholdPolicy,
     bootstrap_ap,
     bootstrap_auc,
@@ -27,6 +18,15 @@ from bench.metrics import (
     evaluate,
     threshold_max_f1,
     threshold_metrics,
+)
+from bench.metrics.table import (
+    ALL_METRICS,
+    HIGHER_IS_BETTER,
+    LOCALISATION_METRICS,
+    METRICS,
+    THRESHOLDED,
+    metric_label,
+    parse_metrics,
 )
 
 
@@ -123,7 +123,7 @@ def test_the_metric_table_names_what_evaluate_and_the_bootstrap_compute():
 
 
 def test_the_metric_table_names_what_the_localisation_step_computes():
-    from bench.localisation import DEFINITIONS
+    from bench.metrics.localisation import DEFINITIONS
 
     assert set(DEFINITIONS) == set(LOCALISATION_METRICS) == {"pixel_auroc", "pixel_ap", "aupro", "hit_rate"}
     assert (*METRICS, *LOCALISATION_METRICS) == ALL_METRICS

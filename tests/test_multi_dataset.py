@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from bench.dataset_selection import select_datasets
-from bench.errors import BenchError
-from bench.sweep import plan_sweep
+from bench.core.errors import BenchError
+from bench.data.selection import select_datasets
+from bench.runs.sweep import plan_sweep
 from tests.reliability.harness import records, run_bench, write_tree
 
 # The same key means the same thing for both data sets (n_normal, n_test, unlabeled_size); n_val and generate_size

@@ -52,7 +52,7 @@ def test_entry_point_plugin_is_listed_and_runs(tmp_path):
 
 
 FAMILY = textwrap.dedent('''
-    from bench.registry import Entry
+    from bench.core.registry import Entry
 
     MEMBERS = {"a": "first tiny model", "b": "second tiny model"}
 
@@ -73,7 +73,7 @@ def test_a_name_family_joins_through_its_entry_point_group(tmp_path):
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: tinyfamily\nVersion: 0.2\n")
     (info / "entry_points.txt").write_text("[bench.method_families]\ntiny = tinyfamily:register\n")
     env = {**os.environ, "PYTHONPATH": str(site)}
-    code = ("from bench import registry; e = registry.methods.entry('tiny:b'); "
+    code = ("from bench.core import registry; e = registry.methods.entry('tiny:b'); "
             "print(e.origin, '|', e.summary, '|', registry.get_method('tiny:b').__name__, '|', "
             "'tiny:a' in registry.resolve_method_names('all'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
@@ -85,7 +85,7 @@ def test_a_name_family_joins_through_its_entry_point_group(tmp_path):
 
 CHECK = textwrap.dedent('''
     import sys
-    from bench import registry
+    from bench.core import registry
     from bench.testing import check_detector
 
     for result in check_detector(registry.get_method("tinypca"), workdir=sys.argv[1]):

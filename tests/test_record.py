@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.record import SCHEMA_VERSION, RecordError, RunRecord
+from bench.runs.record import SCHEMA_VERSION, RecordError, RunRecord
 
 SCHEMA_1_RUNS = Path(__file__).parent / "data" / "runs-schema1"  # written by bench before the typed record
 BENCH = Path(sys.executable).parent / "bench"

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from bench import DISTRIBUTION, registry
-from bench.detector import Detector
-from bench.errors import BenchError
-from bench.registry import METADATA, OWN_METADATA, Registry
+from bench.core import DISTRIBUTION, registry
+from bench.core.detector import Detector
+from bench.core.errors import BenchError
+from bench.core.registry import METADATA, OWN_METADATA, Registry
+from bench.core.static_attributes import read_class_attributes
 from bench.report.names import dataset_label
-from bench.static_attributes import read_class_attributes
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,21 +33,21 @@ def test_unknown_dataset_lists_known_ones():
 
 
 def test_registering_a_name_twice_warns():
-    local = Registry("method", "test.group", "bench.detector:Detector")
+    local = Registry("method", "test.group", "bench.core.detector:Detector")
     local.register("x", "bench.methods.pca.detector:PCADetector")
     with pytest.warns(UserWarning, match="registered twice"):
         local.register("x", "bench.methods.pca.detector:PCADetector")
 
 
 def test_entry_must_be_a_detector_subclass():
-    local = Registry("method", "test.group", "bench.detector:Detector")
-    local.register("bad", "bench.metrics:ThresholdPolicy")
+    local = Registry("method", "test.group", "bench.core.detector:Detector")
+    local.register("bad", "bench.metrics.image:ThresholdPolicy")
     with pytest.raises(BenchError, match="not a Detector subclass"):
         local.get("bad")
 
 
 def test_decorator_registers_in_process_plugins():
-    local = Registry("method", "test.group", "bench.detector:Detector")
+    local = Registry("method", "test.group", "bench.core.detector:Detector")
     from bench.methods.pca.detector import PCADetector
 
     local.register("mine", PCADetector)
@@ -63,11 +63,11 @@ def test_resolve_all_and_lists():
 
 
 def test_listing_reads_metadata_without_importing_plugin_code():
-    code = ("import sys; from bench import registry\n"
+    code = ("import sys; from bench.core import registry\n"
             "for kind in (registry.methods, registry.datasets):\n"
             "    for e in kind.entries(with_families=True): (e.summary, e.uses_unlabeled, e.in_all, e.display_name)\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'anomalib', 'sklearn', 'pandas')\n"
-            "             or m.startswith(('bench.datasets.', 'bench.detector', 'bench.data'))\n"
+            "             or m.startswith(('bench.datasets.', 'bench.core.detector', 'bench.data'))\n"
             "             or m.startswith('bench.methods.') and not m.endswith(('anomalib_models', '.catalog'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
@@ -114,7 +114,7 @@ def test_a_subclass_registered_under_another_name_keeps_its_own_display_name():
 
 
 def test_registry_names_no_built_in():
-    source = (ROOT / "bench" / "registry.py").read_text()
+    source = (ROOT / "bench" / "core" / "registry.py").read_text()
     named = [n for _, n in BUILT_INS if re.search(rf"\b{re.escape(n)}\b", source, re.IGNORECASE)]
     assert named == []
 

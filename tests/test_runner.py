@@ -10,10 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import registry, runner
+from bench.core import registry
+from bench.core.detector import Detector
 from bench.data.adapter import HELD_OUT_NORMAL_FRACTION
-from bench.detector import Detector
-from bench.store import is_complete, iter_runs, run_dir
+from bench.runs.execute import execute
+from bench.runs.identity import run_dir
+from bench.runs.plan import plan
+from bench.runs.scan import is_complete, iter_runs
 from bench.testing import TINY_DATA, synthetic_data
 
 
@@ -24,8 +27,8 @@ def prepared(tiny_data):
 
 
 def test_run_writes_a_complete_record(prepared, tmp_path):
-    (spec,) = runner.plan(["pca"], "synthetic", [0], "smoke", {})
-    outcome = runner.execute(spec, prepared, tmp_path)
+    (spec,) = plan(["pca"], "synthetic", [0], "smoke", {})
+    outcome = execute(spec, prepared, tmp_path)
     assert outcome.status == "complete"
     record = json.loads((outcome.folder / "run.json").read_text())
     for key in ("config", "versions", "git", "device", "timings", "memory", "metrics", "ci95", "threshold_policy"):
@@ -39,31 +42,31 @@ def test_run_writes_a_complete_record(prepared, tmp_path):
 
 
 def test_complete_run_is_skipped_unless_forced(prepared, tmp_path):
-    (spec,) = runner.plan(["pca"], "synthetic", [0], "smoke", {})
-    runner.execute(spec, prepared, tmp_path)
-    assert runner.execute(spec, prepared, tmp_path).status == "skipped"
-    assert runner.execute(spec, prepared, tmp_path, force=True).status == "complete"
+    (spec,) = plan(["pca"], "synthetic", [0], "smoke", {})
+    execute(spec, prepared, tmp_path)
+    assert execute(spec, prepared, tmp_path).status == "skipped"
+    assert execute(spec, prepared, tmp_path, force=True).status == "complete"
 
 
 def test_same_seed_gives_identical_scores(prepared, tmp_path):
-    (spec,) = runner.plan(["pca"], "synthetic", [3], "smoke", {})
-    first = runner.execute(spec, prepared, tmp_path / "a")
-    second = runner.execute(spec, prepared, tmp_path / "b")
+    (spec,) = plan(["pca"], "synthetic", [3], "smoke", {})
+    first = execute(spec, prepared, tmp_path / "a")
+    second = execute(spec, prepared, tmp_path / "b")
     a, b = (pd.read_parquet(o.folder / "scores.parquet") for o in (first, second))
     np.testing.assert_array_equal(a["score"].to_numpy(), b["score"].to_numpy())
 
 
 def test_overrides_get_their_own_run_folder(prepared, tmp_path):
-    (plain,) = runner.plan(["pca"], "synthetic", [0], "smoke", {})
-    (other,) = runner.plan(["pca"], "synthetic", [0], "smoke", {"n_components": "5"})
+    (plain,) = plan(["pca"], "synthetic", [0], "smoke", {})
+    (other,) = plan(["pca"], "synthetic", [0], "smoke", {"n_components": "5"})
     assert plain.run_id != other.run_id
     assert other.overrides == {"n_components": "5"}
 
 
 def test_without_validation_split_the_threshold_comes_from_held_out_normals(tmp_path):
     prepared = synthetic_data(tmp_path / "data", {**TINY_DATA, "n_val": 0})
-    (spec,) = runner.plan(["pca"], "synthetic", [0], "smoke", {})
-    outcome = runner.execute(spec, prepared, tmp_path / "runs")
+    (spec,) = plan(["pca"], "synthetic", [0], "smoke", {})
+    outcome = execute(spec, prepared, tmp_path / "runs")
     record = json.loads((outcome.folder / "run.json").read_text())
     assert record["threshold_policy"] == "normal-quantile:0.95"
     assert record["data"]["n_held_out_normal"] == round(TINY_DATA["n_normal"] * HELD_OUT_NORMAL_FRACTION)
@@ -98,8 +101,8 @@ class BrokenDetector(Detector):
 def test_failed_run_is_recorded_with_its_traceback(prepared, tmp_path):
     registry.methods.register("broken", BrokenDetector, in_all=False)
     try:
-        (spec,) = runner.plan(["broken"], "synthetic", [0], "smoke", {})
-        outcome = runner.execute(spec, prepared, tmp_path)
+        (spec,) = plan(["broken"], "synthetic", [0], "smoke", {})
+        outcome = execute(spec, prepared, tmp_path)
     finally:
         registry.methods.unregister("broken")
     record = json.loads((outcome.folder / "run.json").read_text())

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.static_attributes import read_class_attributes
+from bench.core.static_attributes import read_class_attributes
 
 FIELDS = ("summary", "uses_unlabeled", "in_all", "display_name")
 
@@ -21,7 +21,7 @@ def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     (root / "sa_pkg").mkdir(parents=True)
     (root / "sa_pkg" / "__init__.py").write_text("raise RuntimeError('the package must not be executed')\n")
     monkeypatch.syspath_prepend(str(root))
-    from bench import static_attributes
+    from bench.core import static_attributes
 
     static_attributes._module_source.cache_clear()
     static_attributes._class_source.cache_clear()

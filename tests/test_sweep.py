@@ -6,14 +6,16 @@ import dataclasses
 
 import pytest
 
-from bench import registry, runner
+from bench.core import registry
+from bench.core.errors import BenchError
+from bench.core.overrides import split_values
+from bench.core.progress import Progress
 from bench.datasets.synthetic import SyntheticDataset, SyntheticOptions
-from bench.errors import BenchError
-from bench.executors.grid import prepare_groups
 from bench.methods.anomalib_models.config import PadimConfig
 from bench.methods.pca.detector import PCAConfig
-from bench.progress import Progress
-from bench.sweep import parse_sweep, plan_sweep, split_values
+from bench.runs.executors.grid import prepare_groups
+from bench.runs.plan import plan
+from bench.runs.sweep import parse_sweep, plan_sweep
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,7 +72,7 @@ def test_field_types_decide_per_key_including_method_scoped_and_data_keys():
 def test_each_point_plans_exactly_the_runs_of_the_single_command():
     grid = plan_sweep(["pca"], "synthetic", [0, 1], "smoke", ["n_components=2,4", "data.anomaly_ratio=0.2,0.6"])
     assert len(grid.points) == 4 and len(grid.specs) == 8 and grid.runs_per_point == [2, 2, 2, 2]
-    alone = runner.plan(["pca"], "synthetic", [0, 1], "smoke", {"n_components": "4", "data.anomaly_ratio": "0.2"})
+    alone = plan(["pca"], "synthetic", [0, 1], "smoke", {"n_components": "4", "data.anomaly_ratio": "0.2"})
     assert [s for s in grid.specs if s.overrides == {"n_components": "4"}
             and s.data_overrides == {"anomaly_ratio": "0.2"}] == alone
     assert len({s.config_id for s in grid.specs}) == 4  # each point has its own run ids

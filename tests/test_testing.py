@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench.detector import ImageSet, TrainData
+from bench.core.images import ImageSet, TrainData
 from bench.methods.pca.detector import PCAConfig, PCADetector
 from bench.testing import CHECKS, CheckFailed, check_detector, check_name
 

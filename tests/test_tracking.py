@@ -19,10 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from bench import runner
-from bench.run_lock import RunLock
+from bench.runs.execute import execute
+from bench.runs.lock import RunLock
+from bench.runs.plan import RunOutcome, plan
+from bench.runs.tracking import INSTALL_HINT, default_tracking_uri, track_runs
 from bench.testing import TINY_DATA, synthetic_data
-from bench.tracking import INSTALL_HINT, default_tracking_uri, track_runs
 
 BIN = Path(sys.executable).parent
 BENCH = shutil.which("bench", path=str(BIN)) or "bench"
@@ -67,9 +68,9 @@ def test_without_mlflow_one_warning_names_the_extra(tmp_path, monkeypatch):
     # ModuleNotFoundError exactly as in an environment without mlflow.
     monkeypatch.setitem(sys.modules, "mlflow", None)
     monkeypatch.setitem(sys.modules, "mlflow.tracking", None)
-    (spec,) = runner.plan(["pca"], "synthetic", [0], "tiny", {})
+    (spec,) = plan(["pca"], "synthetic", [0], "tiny", {})
     lines: list[str] = []
-    summary = track_runs("mlflow", [runner.RunOutcome(spec, tmp_path / "a-run", "complete")], tmp_path / "runs",
+    summary = track_runs("mlflow", [RunOutcome(spec, tmp_path / "a-run", "complete")], tmp_path / "runs",
                          warn=lines.append)
     assert len(lines) == 1 and INSTALL_HINT in lines[0], lines
     assert summary.logged == [] and summary.uri is None
@@ -77,8 +78,8 @@ def test_without_mlflow_one_warning_names_the_extra(tmp_path, monkeypatch):
 
 def test_a_store_mlflow_cannot_open_is_one_warning(tiny_data, tmp_path, monkeypatch):
     """The quick check with the real mlflow (import about 1.5 s): an unknown URI scheme is one line, not a raise."""
-    (spec,) = runner.plan(["pca"], "synthetic", [0], "tiny", {})
-    done = runner.execute(spec, tiny_data, tmp_path / "runs")
+    (spec,) = plan(["pca"], "synthetic", [0], "tiny", {})
+    done = execute(spec, tiny_data, tmp_path / "runs")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "nosuchscheme://tracking")
     lines: list[str] = []
     summary = track_runs("mlflow", [done], tmp_path / "runs", warn=lines.append)
@@ -170,16 +171,16 @@ def test_failed_damaged_and_forced_runs(tiny_data, tmp_path, monkeypatch):
     record) is logged again, a repeat is not."""
     no_unlabeled = synthetic_data(tmp_path / "data", {**TINY_DATA, "unlabeled_size": 0})
     runs = tmp_path / "results" / "runs"
-    (pca,) = runner.plan(["pca"], "synthetic", [0], "tiny", {})
-    (gan,) = runner.plan(["healthygan"], "synthetic", [0], "tiny", {})
-    done = runner.execute(pca, tiny_data, runs)
-    failed = runner.execute(gan, no_unlabeled, runs)  # HealthyGAN needs an unlabeled training set
+    (pca,) = plan(["pca"], "synthetic", [0], "tiny", {})
+    (gan,) = plan(["healthygan"], "synthetic", [0], "tiny", {})
+    done = execute(pca, tiny_data, runs)
+    failed = execute(gan, no_unlabeled, runs)  # HealthyGAN needs an unlabeled training set
     assert (done.status, failed.status) == ("complete", "failed")
     damaged_folder = runs / "synthetic" / "pca" / "damaged-copy"
     shutil.copytree(done.folder, damaged_folder)
     text = (damaged_folder / "run.json").read_text()
     (damaged_folder / "run.json").write_text(text[: len(text) // 2])
-    damaged = runner.RunOutcome(pca, damaged_folder, "skipped")
+    damaged = RunOutcome(pca, damaged_folder, "skipped")
 
     uri = f"sqlite:///{tmp_path / 'elsewhere' / 'store.db'}"
     (tmp_path / "elsewhere").mkdir()
@@ -199,7 +200,7 @@ def test_failed_damaged_and_forced_runs(tiny_data, tmp_path, monkeypatch):
     assert (tmp_path / "elsewhere" / "mlartifacts" / "bench-synthetic").is_dir()
 
     assert track_runs("mlflow", [done, failed], runs, warn=lines.append).logged == []
-    forced = runner.execute(pca, tiny_data, runs, force=True)
+    forced = execute(pca, tiny_data, runs, force=True)
     assert forced.status == "complete" and forced.folder == done.folder
     assert len(track_runs("mlflow", [forced], runs, warn=lines.append).logged) == 1
     pca_runs = [r for r in all_runs(client, eid) if r.data.params["method"] == "pca"]
@@ -214,8 +215,8 @@ def test_a_second_process_on_the_same_store_waits_for_the_first_and_logs_nothing
     once the lock is free it logs, and the next call finds the run logged."""
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     runs = tmp_path / "results" / "runs"
-    (pca,) = runner.plan(["pca"], "synthetic", [0], "tiny", {})
-    done = runner.execute(pca, tiny_data, runs)
+    (pca,) = plan(["pca"], "synthetic", [0], "tiny", {})
+    done = execute(pca, tiny_data, runs)
     database = tmp_path / "results" / "mlflow.db"
     lines: list[str] = []
     summaries = []

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.errors import DataError
-from bench.progress import Progress
-from bench.store import atomic_write, atomic_write_text
+from bench.core.errors import DataError
+from bench.core.files import atomic_write, atomic_write_text
+from bench.core.progress import Progress
 
 MAX_LISTED_FAILURES = 20
 IMAGES, COMPLETE, STATS = "images.npy", "complete.json", "file_stats.npy"

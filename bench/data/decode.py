@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from bench.errors import DataError
+from bench.core.errors import DataError
 
 DICOM_SUFFIXES = {".dcm", ".dicom"}
 PLAIN_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from bench.errors import DataError
+from bench.core.errors import DataError
 
 SPLITS = ("train_normal", "train_unlabeled", "val", "test")
 COLUMNS = ("id", "path", "label", "split")

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.core.files import atomic_write
 from bench.data.cache import file_stats
-from bench.store import atomic_write
 
 Box = tuple[float, float, float, float]  # x_min, y_min, x_max, y_max in original pixels (continuous, half-open)
 FORMAT_VERSION = 1  # bump when the rasterisation changes: older mask files are then made again

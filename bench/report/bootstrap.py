@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.metrics import bootstrap_ap, bootstrap_auc, stratified_indices, threshold_metrics
+from bench.metrics.image import bootstrap_ap, bootstrap_auc, stratified_indices, threshold_metrics
 from bench.report.table import ReportTable
-from bench.store import load_scores, read_record
+from bench.runs.folder import read_record
+from bench.runs.scan import load_scores
 
 N_RESAMPLES = 1000
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.metric_table import ALL_METRICS, LOCALISATION_METRICS, record_metrics
-from bench.record import RunRecord
-from bench.store import scan_runs
+from bench.metrics.table import ALL_METRICS, LOCALISATION_METRICS, record_metrics
+from bench.runs.record import RunRecord
+from bench.runs.scan import scan_runs
 
 CONFIG_KEYS = ("dataset", "method", "preset", "run_config", "split_id", "images_id", "image_size", "threshold_policy")
 RUN_COLUMNS = ("dataset", "method", "seed", "run_id", "preset", "run_config", "split_id", "images_id", "image_size",

@@ -11,10 +11,11 @@ from typing import Any
 
 import pandas as pd
 
-from bench.errors import BenchError
-from bench.metric_table import LOCALISATION_METRICS, METRICS
-from bench.metrics import delong_test
-from bench.store import RUN_FILE, SCORES_FILE, load_scores, read_record
+from bench.core.errors import BenchError
+from bench.metrics.image import delong_test
+from bench.metrics.table import LOCALISATION_METRICS, METRICS
+from bench.runs.folder import RUN_FILE, SCORES_FILE, read_record
+from bench.runs.scan import load_scores
 
 IDENTITY = ("method", "dataset", "seed", "preset", "run_id", "status", "threshold_policy", "test_oracle",
             "selection", "data.split_id", "data.images_id", "data.image_size")

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import precision_recall_curve, roc_curve
 
-from bench.store import load_scores
+from bench.runs.scan import load_scores
 
 GRID = np.linspace(0.0, 1.0, 201)
 

@@ -12,13 +12,13 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from bench.errors import BenchError
-from bench.metric_table import METRICS
+from bench.core.errors import BenchError
+from bench.core.files import atomic_write
+from bench.metrics.table import METRICS
 from bench.report import curves, examples, plots
 from bench.report.collect import runs_frame
 from bench.report.render import format_value
 from bench.report.table import ReportTable, build_table
-from bench.store import atomic_write
 
 FORMATS = ("png", "pdf")
 

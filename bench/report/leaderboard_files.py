@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.metric_table import ALL_METRICS, LOCALISATION_METRICS, metric_label
+from bench.core.files import atomic_write_text
+from bench.metrics.table import ALL_METRICS, LOCALISATION_METRICS, metric_label
 from bench.report import latex
 from bench.report.leaderboard import RULE, leaderboard_frame
 from bench.report.names import dataset_label
 from bench.report.render import MISSING, format_value, markdown_table
 from bench.report.reported import SHIPPED_PATH, load_reported, main_table
-from bench.store import atomic_write_text
 
 FILES = ("leaderboard.md", "leaderboard.csv", "leaderboard.tex")
 NOTE = ("Our numbers: test split, mean ± std over n seeds; the threshold policy says how F1, precision, recall "

@@ -1,9 +1,9 @@
 """How reports name and order data sets. Display names come from the registry (each adapter's `display_name`);
-metric names and labels from bench.metric_table."""
+metric names and labels from bench.metrics.table."""
 
 from __future__ import annotations
 
-from bench import registry
+from bench.core import registry
 
 # The column order of the papers' tables (HealthyGAN: COVIDx, ChestX-ray14; SAGAN: RSNA, VinDr-CXR, LAG), then the
 # local data sets; a presentation choice of the reports, not a fact about the data sets.

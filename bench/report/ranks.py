@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from bench.errors import BenchError
-from bench.metric_table import HIGHER_IS_BETTER, metric_label
+from bench.core.errors import BenchError
+from bench.metrics.table import HIGHER_IS_BETTER, metric_label
 from bench.report import latex, render
 from bench.report.names import dataset_label
 from bench.report.significance import format_p

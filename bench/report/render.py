@@ -10,7 +10,7 @@ import math
 
 import pandas as pd
 
-from bench.metric_table import metric_label
+from bench.metrics.table import metric_label
 from bench.report.names import dataset_label
 from bench.report.table import ReportTable, localisation_note, seeds_note, split_note, threshold_note
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.errors import BenchError
-from bench.metric_table import METRICS
+from bench.core.errors import BenchError
+from bench.metrics.table import METRICS
 from bench.report import latex, render, significance
 from bench.report.bootstrap import add_ci
 from bench.report.collect import as_roots, runs_frame

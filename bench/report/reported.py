@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.errors import BenchError
-from bench.metric_table import METRICS
+from bench.core.errors import BenchError
+from bench.metrics.table import METRICS
 
 COLUMNS = ("paper", "table", "dataset", "method", "paper_method", "setting", "metric", "value", "reported_as",
            "reported_value")

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.errors import BenchError
-from bench.metrics import delong_test
+from bench.core.errors import BenchError
+from bench.metrics.image import delong_test
 from bench.report.table import ReportTable
-from bench.store import load_scores
+from bench.runs.scan import load_scores
 
 COLUMNS = ["dataset", "method_a", "method_b", "seed", "n_test", "auc_a", "auc_b", "difference", "p_value"]
 ALPHA = 0.05

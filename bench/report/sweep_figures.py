@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from bench.errors import BenchError
-from bench.metric_table import metric_label
+from bench.core.errors import BenchError
+from bench.metrics.table import metric_label
 from bench.report import plots
 from bench.report.collect import runs_frame
 from bench.report.figures import save_figure

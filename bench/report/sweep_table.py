@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from bench.errors import BenchError
-from bench.metric_table import HIGHER_IS_BETTER, metric_label
+from bench.core.errors import BenchError
+from bench.metrics.table import HIGHER_IS_BETTER, metric_label
 from bench.report import latex, render
 from bench.report.collect import aggregate, distinguishing_labels
 from bench.report.names import dataset_label

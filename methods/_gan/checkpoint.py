@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.store import atomic_torch_save
+from bench.core.files import atomic_torch_save
 
 LAST = "last.pt"
 BEST = "best.pt"

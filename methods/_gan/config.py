@@ -7,7 +7,7 @@ import dataclasses
 from pathlib import Path
 from typing import Literal
 
-from bench.config import Fraction, NonNegativeFloat, NonNegativeInt, PositiveInt
+from bench.core.config import Fraction, NonNegativeFloat, NonNegativeInt, PositiveInt
 
 AccelMode = Literal["auto", "on", "off"]  # see bench.methods._gan.accel
 

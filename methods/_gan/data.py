@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bench.detector import ImageSet
+from bench.core.images import ImageSet
 
 
 def images_to_device(images: ImageSet | np.ndarray, device: torch.device, *, size: int | None = None,

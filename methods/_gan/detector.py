@@ -8,15 +8,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
-from bench.detector import Detector, RunResources, TrainData
-from bench.device import seed_everything
+from bench.core.detector import Detector, RunResources
+from bench.core.device import seed_everything
+from bench.core.images import TrainData
 from bench.methods._gan.accel import Accel
 from bench.methods._gan.networks import count_parameters
 from bench.methods._gan.scoring import RestorationScoring
 from bench.methods._gan.trainer import GANRecipe, train
 
 if TYPE_CHECKING:
-    from bench.estimate import CostProbe, DataShape
+    from bench.core.cost import CostProbe, DataShape
 
 
 class GANDetector(RestorationScoring, Detector):

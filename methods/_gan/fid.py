@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.downloads import download_unavailable_reason, download_verified
-from bench.environment import temporary_env
-from bench.errors import BenchError
+from bench.core.downloads import download_unavailable_reason, download_verified
+from bench.core.environment import temporary_env
+from bench.core.errors import BenchError
 
 WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"  # pytorch_fid.inception.FID_WEIGHTS_URL's file
 WEIGHTS_URL = f"https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/{WEIGHTS_FILE}"

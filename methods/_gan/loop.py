@@ -20,8 +20,9 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import torch
 from torch import nn
 
-from bench.errors import BenchError
-from bench.interrupts import TrainingInterrupted, deferred_interrupts
+from bench.core.errors import BenchError
+from bench.core.interrupts import TrainingInterrupted, deferred_interrupts
+from bench.core.progress import Progress
 from bench.methods._gan.accel import Accel, eval_mode
 from bench.methods._gan.checkpoint import (
     BEST,
@@ -37,7 +38,6 @@ from bench.methods._gan.checkpoint import (
 from bench.methods._gan.data import DeviceSampler
 from bench.methods._gan.losslog import LossAverager, LossLog
 from bench.methods._gan.selection import SelectionTracker, Selector
-from bench.progress import Progress
 
 Losses = dict[str, torch.Tensor]
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from bench.estimate import CostProbe, DataShape, peak_memory, random_images, warm_timed
+from bench.core.cost import CostProbe, DataShape, peak_memory, random_images, warm_timed
 from bench.methods._gan.accel import Accel, eval_mode
 from bench.methods._gan.data import DeviceSampler, to_unit_range
 from bench.methods._gan.loop import GANLoop, LoopSettings

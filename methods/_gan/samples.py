@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.store import atomic_write
+from bench.core.files import atomic_write
 
 
 def _as_gray(panel: torch.Tensor | np.ndarray) -> np.ndarray:

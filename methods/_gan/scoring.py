@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bench.detector import ImageSet
+from bench.core.images import ImageSet
 from bench.methods._gan.data import images_to_device, to_unit_range
 
 

@@ -18,8 +18,8 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from bench.detector import ImageSet
-from bench.errors import BenchError
+from bench.core.errors import BenchError
+from bench.core.images import ImageSet
 from bench.methods._gan.data import hold_out, images_to_device, to_unit_range
 from bench.methods._gan.fid import (
     FeatureFn,

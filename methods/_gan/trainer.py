@@ -17,14 +17,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench.config import config_to_dict
-from bench.detector import ImageSet, TrainData
-from bench.errors import BenchError
+from bench.core.config import config_to_dict
+from bench.core.errors import BenchError
+from bench.core.images import ImageSet, TrainData
+from bench.core.progress import Progress
 from bench.methods._gan.accel import Accel
 from bench.methods._gan.data import DeviceSampler, ids_digest, images_to_device
 from bench.methods._gan.loop import GANLoop, GANSteps, LoopSettings, TrainResult, fingerprint
 from bench.methods._gan.selection import setup_selection
-from bench.progress import Progress
 
 FIDFeatures = Callable[[torch.Tensor], torch.Tensor]
 CheckpointHook = Callable[[Mapping[str, torch.Tensor], int], None]

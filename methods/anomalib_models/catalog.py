@@ -14,8 +14,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from bench.errors import BenchError
-from bench.registry import Entry, Registry
+from bench.core.errors import BenchError
+from bench.core.registry import Entry, Registry
 
 CATALOG_FILE = Path(__file__).with_name("models.toml")
 FAMILY = "anomalib"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from bench.config import Fraction, ImageSize, NonNegativeInt, PositiveFloat, PositiveInt
+from bench.core.config import Fraction, ImageSize, NonNegativeInt, PositiveFloat, PositiveInt
 
 
 @dataclasses.dataclass(frozen=True)

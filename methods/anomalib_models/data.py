@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.detector import ImageSet
-from bench.errors import BenchError
+from bench.core.errors import BenchError
+from bench.core.images import ImageSet
 
 
 def as_anomalib_images(images: np.ndarray) -> torch.Tensor:

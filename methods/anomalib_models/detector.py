@@ -16,9 +16,10 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from bench.core.detector import Detector, RunResources
+from bench.core.errors import BenchError
+from bench.core.images import ImageSet, TrainData
 from bench.data.cache import cache_root
-from bench.detector import Detector, ImageSet, RunResources, TrainData
-from bench.errors import BenchError
 from bench.methods.anomalib_models import catalog
 from bench.methods.anomalib_models.config import (
     AnomalibConfig,

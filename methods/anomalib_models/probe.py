@@ -4,7 +4,7 @@ Memory-bank models (PaDiM, PatchCore: no optimiser, one epoch) are timed on thei
 their learned state is sized from that pass's output (PaDiM's Gaussian per patch position, PatchCore's coreset
 of patch features, whose greedy selection is timed one step and scaled). Trained models (GANomaly, ...) run their
 real `training_step` on one batch (Lightning's trainer hooks replaced by plain backward / step). Each is timed
-after a warm-up call where calls are short (`bench.estimate.warm_timed`). The backbone is
+after a warm-up call where calls are short (`bench.runs.dry_run.warm_timed`). The backbone is
 built with random weights: the probe never downloads.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from bench.estimate import CostProbe, DataShape, peak_memory, random_images, warm_timed
+from bench.core.cost import CostProbe, DataShape, peak_memory, random_images, warm_timed
 
 GREEDY_PROJECTION_DIM = 128  # anomalib's KCenterGreedy projects patch features to this many dimensions
 

@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.detector import ImageSet
+from bench.core.images import ImageSet
+from bench.core.progress import Progress
 from bench.methods.anomalib_models.data import train_datamodule
-from bench.progress import Progress
 
 M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD_BYTES = 16 * 2**20
@@ -100,7 +100,7 @@ def build_module(model_class: type, kwargs: dict[str, Any], image_size: tuple[in
     accepted = inspect.signature(model_class.__init__).parameters
     unknown = sorted(k for k in kwargs if k not in accepted)
     if unknown:
-        from bench.errors import BenchError
+        from bench.core.errors import BenchError
 
         valid = [k for k in accepted if k not in ("self", "pre_processor", "post_processor", "evaluator",
                                                    "visualizer", "args", "kwargs")]

@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.downloads import sha256, url_unreachable_reason
-from bench.errors import BenchError
+from bench.core.downloads import sha256, url_unreachable_reason
+from bench.core.errors import BenchError
 
 HUB_FILES = ("model.safetensors", "pytorch_model.bin")  # the order timm tries them in
 PROBE_TIMEOUT_S = 5.0

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
-from bench.config import Channels, ImageSize, NonNegativeFloat, PositiveFloat, PositiveInt
+from bench.core.config import Channels, ImageSize, NonNegativeFloat, PositiveFloat, PositiveInt
 from bench.methods._gan.config import GANBaseConfig
 
 

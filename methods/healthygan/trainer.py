@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import torch
 
-from bench.detector import ImageSet
+from bench.core.images import ImageSet
 from bench.methods._gan import critic_loss_gp
 from bench.methods._gan.networks import Critic, build_critic
 from bench.methods._gan.trainer import AdversarialSteps, GANRecipe, square_size

@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.config import PositiveFloat, PositiveInt
-from bench.detector import Detector, ImageSet, RunResources, TrainData
+from bench.core.config import PositiveFloat, PositiveInt
+from bench.core.detector import Detector, RunResources
+from bench.core.images import ImageSet, TrainData
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +73,7 @@ class PCADetector(Detector):
     def cost_probe(cls, config: PCAConfig, data: Any, device: torch.device) -> Any:
         """A fit on a random sample of the training set's image size, scaled by the full SVD's cost
         min(N, D)^2 max(N, D) to the N images the fit will use (D pixels per image)."""
-        from bench.estimate import CostProbe, peak_memory, random_images, timed
+        from bench.core.cost import CostProbe, peak_memory, random_images, timed
 
         n_train = min(data.count("train_normal"), config.max_train_images)
         n_sample = max(2, min(n_train, SAMPLE_IMAGES))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
-from bench.config import Channels, Fraction, ImageSize, PositiveFloat, PositiveInt
+from bench.core.config import Channels, Fraction, ImageSize, PositiveFloat, PositiveInt
 from bench.methods._gan.config import GANBaseConfig
 
 

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 
 import torch
 
-from bench.detector import ImageSet
-from bench.errors import BenchError
+from bench.core.errors import BenchError
+from bench.core.images import ImageSet
 from bench.methods._gan import Accel, DeviceSampler, critic_loss_gp, to_unit_range
 from bench.methods._gan.networks import Critic, build_critic
 from bench.methods._gan.trainer import AdversarialSteps, GANRecipe, square_size

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from bench import registry
+from bench.core import registry
 from bench.data.adapter import PreparedData
 from bench.testing import Subject
 

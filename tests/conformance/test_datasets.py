@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
-from bench import registry
+from bench.core import registry
+from bench.core.errors import BenchError, DataError
 from bench.data.adapter import DataOptions
-from bench.errors import BenchError, DataError
 
 DATASETS = registry.datasets.names()
 DOWNLOADED = [name for name in DATASETS if name != "synthetic"]

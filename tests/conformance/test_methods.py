@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import registry
+from bench.core import registry
 from bench.data.adapter import PreparedData
 from bench.testing import CHECKS, Check, NotApplicable, check_name, learning_auc
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench import registry
+from bench.core import registry
 from tests.datasets.fake_trees import write_lag_tree, write_medad_tree, write_rsna_tree, write_vindr_tree
 
 # The Med-AD protocol scaled down: 4 known normals, a pool of 3 + 3, 5 unlabeled (floor(5 * 0.6) = 3 abnormal),

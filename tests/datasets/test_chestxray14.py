@@ -11,12 +11,14 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from bench import registry, runner
 from bench.cli import app
+from bench.core import registry
+from bench.core.errors import DataError
 from bench.data.manifest import manifest_hash, split_counts
 from bench.datasets.chestxray14 import ChestXray14Dataset
-from bench.errors import DataError
 from bench.methods.pca.detector import PCADetector
+from bench.runs.execute import execute
+from bench.runs.plan import RunSpec
 
 # The official header, trailing comma included (the bracketed names hold commas, as in the NIH file).
 HEADER = ("Image Index,Finding Labels,Follow-up #,Patient ID,Patient Age,Patient Gender,View Position,"
@@ -192,8 +194,8 @@ def test_unlabeled_labels_stay_in_the_manifest_but_never_reach_fit(tree, tmp_pat
                         registry.Entry(UnlabeledRecorder.name, UnlabeledRecorder, uses_unlabeled=True))
     UnlabeledRecorder.seen.clear()
     prepared = adapter(tree).prepare()
-    spec = runner.RunSpec(UnlabeledRecorder.name, "chestxray14", 0, "smoke", {}, {})
-    outcome = runner.execute(spec, prepared, tmp_path / "runs", device="cpu")
+    spec = RunSpec(UnlabeledRecorder.name, "chestxray14", 0, "smoke", {}, {})
+    outcome = execute(spec, prepared, tmp_path / "runs", device="cpu")
     assert outcome.status == "complete", outcome.error
     (unlabeled,) = UnlabeledRecorder.seen
     assert set(unlabeled.labels.tolist()) == {-1}

@@ -14,12 +14,14 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from bench import registry, runner
 from bench.cli import app
+from bench.core import registry
+from bench.core.errors import DataError
 from bench.data.manifest import manifest_hash, split_counts
 from bench.datasets.covidx import COVIDxDataset, parse_label_file
-from bench.errors import DataError
 from bench.methods.pca.detector import PCADetector
+from bench.runs.execute import execute
+from bench.runs.plan import RunSpec
 
 BINARY = {"negative": 0, "positive": 1}
 # The protocol scaled down: 12 known normals, 6 + 4 unlabeled, 4 + 4 test, 32 px.
@@ -226,8 +228,8 @@ def test_unlabeled_labels_stay_in_the_manifest_but_never_reach_fit(tree, tmp_pat
                         registry.Entry(UnlabeledRecorder.name, UnlabeledRecorder, uses_unlabeled=True))
     UnlabeledRecorder.seen.clear()
     prepared = adapter(tree).prepare()
-    spec = runner.RunSpec(UnlabeledRecorder.name, "covidx", 0, "smoke", {}, {})
-    outcome = runner.execute(spec, prepared, tmp_path / "runs", device="cpu")
+    spec = RunSpec(UnlabeledRecorder.name, "covidx", 0, "smoke", {}, {})
+    outcome = execute(spec, prepared, tmp_path / "runs", device="cpu")
     assert outcome.status == "complete", outcome.error
     (unlabeled,) = UnlabeledRecorder.seen
     assert set(unlabeled.labels.tolist()) == {-1}

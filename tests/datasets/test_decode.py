@@ -8,8 +8,8 @@ import pytest
 from pydicom.data import get_testdata_file
 from pydicom.uid import HTJ2KLossless
 
+from bench.core.errors import DataError
 from bench.data.decode import is_dicom, load_image, read_image
-from bench.errors import DataError
 from tests.datasets.fake_trees import DICOM_SYNTAXES, ramp, write_dicom, write_jpeg, write_png
 
 SIZE = 32

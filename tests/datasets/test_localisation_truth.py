@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import registry
+from bench.core import registry
 from bench.datasets.synthetic_images import generate, lesion_mask
 from tests.datasets.fake_trees import RSNA_BOXES, write_rsna_tree, write_vindr_tree
 from tests.datasets.scaled_protocol import ABNORMAL, NORMAL, make, write_lag_tree, write_medad

@@ -8,9 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from bench.cli import app
+from bench.core.errors import DataError
 from bench.data.manifest import split_counts
 from bench.datasets.medad_format import medad_problems, read_lists
-from bench.errors import DataError
 from tests.datasets.scaled_protocol import MEDAD_COUNTS, make, write_medad
 
 pytestmark = pytest.mark.usefixtures("clean_env")

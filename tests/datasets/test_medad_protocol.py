@@ -8,12 +8,14 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from bench import registry, runner
 from bench.cli import app
+from bench.core import registry
+from bench.core.errors import DataError
 from bench.data.manifest import manifest_hash, split_counts
 from bench.datasets.medad_protocol import unlabeled_split
-from bench.errors import DataError
 from bench.methods.pca.detector import PCADetector
+from bench.runs.execute import execute
+from bench.runs.plan import RunSpec
 from tests.datasets.scaled_protocol import OFFICIAL, data_settings, make, write_medad, write_official
 
 pytestmark = pytest.mark.usefixtures("clean_env")
@@ -174,8 +176,8 @@ def test_unlabeled_labels_stay_in_the_manifest_but_never_reach_fit(tmp_path, mon
     UnlabeledRecorder.seen.clear()
     write_official("rsna", tmp_path / "rsna")
     prepared = make("rsna", tmp_path / "rsna").prepare()
-    spec = runner.RunSpec(UnlabeledRecorder.name, "rsna", 0, "smoke", {}, {})
-    outcome = runner.execute(spec, prepared, tmp_path / "runs", device="cpu")
+    spec = RunSpec(UnlabeledRecorder.name, "rsna", 0, "smoke", {}, {})
+    outcome = execute(spec, prepared, tmp_path / "runs", device="cpu")
     assert outcome.status == "complete", outcome.error
     (unlabeled,) = UnlabeledRecorder.seen
     assert set(unlabeled.labels.tolist()) == {-1}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from bench.errors import DataError
+from bench.core.errors import DataError
 from tests.datasets.scaled_protocol import make, write_official
 
 pytestmark = pytest.mark.usefixtures("clean_env")

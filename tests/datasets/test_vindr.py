@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from bench.errors import DataError
+from bench.core.errors import DataError
 from tests.datasets.fake_trees import write_vindr_tree
 from tests.datasets.scaled_protocol import make, write_official
 

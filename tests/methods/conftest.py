@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 import torch
 
-from bench.progress import Progress, ProgressTask
+from bench.core.progress import Progress, ProgressTask
 
 
 def _small_fid_features(images: torch.Tensor) -> torch.Tensor:

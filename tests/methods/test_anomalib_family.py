@@ -8,9 +8,10 @@ import os
 import numpy as np
 import pytest
 
-from bench import registry
-from bench.detector import Detector, TrainData
-from bench.errors import BenchError
+from bench.core import registry
+from bench.core.detector import Detector
+from bench.core.errors import BenchError
+from bench.core.images import TrainData
 from bench.methods.anomalib_models import catalog
 
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from bench import registry
-from bench.detector import TrainData
+from bench.core import registry
+from bench.core.images import TrainData
 
 NAMES = ["padim", "patchcore", "ganomaly"]
 

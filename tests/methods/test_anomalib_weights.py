@@ -7,8 +7,8 @@ import huggingface_hub.constants as hf_constants
 import pytest
 import torch
 
-from bench import registry
-from bench.detector import TrainData
+from bench.core import registry
+from bench.core.images import TrainData
 from bench.methods.anomalib_models.weights import WeightsUnavailable, sha256
 
 REPO = "timm/resnet18.a1_in1k"  # timm's default pretrained tag for resnet18 (PaDiM's anomalib default)

@@ -21,13 +21,14 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from bench.detector import Detector, ImageSet, TrainData
-from bench.errors import BenchError
+from bench.core.detector import Detector
+from bench.core.errors import BenchError
+from bench.core.images import ImageSet, TrainData
+from bench.core.progress import Progress
 from bench.methods._gan import Accel, DeviceSampler, gradient_penalty
 from bench.methods._gan.networks import Critic
 from bench.methods.healthygan.detector import HealthyGANDetector
 from bench.methods.sagan.detector import SAGANDetector
-from bench.progress import Progress
 
 pytestmark = pytest.mark.xdist_group("gan-accel")  # one worker trains (and compiles) the shared models (make test)
 # G's gradient is the less exact: L1 terms flip sign where bf16 rounds x - x' across zero, and HealthyGAN's focus

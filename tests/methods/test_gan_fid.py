@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from bench.downloads import sha256
-from bench.errors import BenchError
+from bench.core.downloads import sha256
+from bench.core.errors import BenchError
 from bench.methods._gan import FIDSelector, InceptionFeatures, fid, fid_from_features, frechet_distance
 from bench.methods._gan.fid import WEIGHTS_FILE, check_weights
 

@@ -11,8 +11,9 @@ import pytest
 import torch
 from torch import nn
 
-from bench.errors import BenchError
-from bench.interrupts import TrainingInterrupted
+from bench.core.errors import BenchError
+from bench.core.interrupts import TrainingInterrupted
+from bench.core.progress import Progress, ProgressTask
 from bench.methods._gan import (
     Accel,
     DeviceSampler,
@@ -22,7 +23,6 @@ from bench.methods._gan import (
     critic_loss_gp,
     generator_adversarial_loss,
 )
-from bench.progress import Progress, ProgressTask
 
 
 class TinySteps:

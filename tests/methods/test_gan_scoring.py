@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.detector import ImageSet
+from bench.core.images import ImageSet
 from bench.methods._gan.scoring import anomaly_map, anomaly_score
 from bench.methods.healthygan.detector import HealthyGANDetector
 from bench.methods.healthygan.networks import Generator

@@ -15,14 +15,16 @@ import numpy as np
 import pytest
 import torch
 
-from bench.detector import TrainData
-from bench.errors import BenchError
+from bench.core.errors import BenchError
+from bench.core.images import TrainData
+from bench.core.progress import Progress
 from bench.methods._gan import Accel
 from bench.methods._gan.trainer import train
 from bench.methods.healthygan.detector import HealthyGANDetector
 from bench.methods.healthygan.presets import PRESETS
 from bench.methods.healthygan.trainer import RECIPE, build_networks
-from bench.progress import Progress
+from bench.runs.execute import execute
+from bench.runs.plan import plan
 from bench.testing import TINY_DATA, synthetic_data
 
 TINY_RUN = {"image_size": "16", "g_conv_dim": "4", "g_res_blocks": "1", "d_conv_dim": "4", "iterations": "8",
@@ -55,7 +57,7 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path):
         import sys
         from pathlib import Path
         import numpy as np
-        from bench.detector import TrainData
+        from bench.core.detector import TrainData
         from bench.datasets.synthetic import SyntheticDataset
         from bench.methods.healthygan.detector import HealthyGANDetector
         adapter = SyntheticDataset(Path(sys.argv[1]), SyntheticDataset.make_options({TINY_DATA!r}))
@@ -176,12 +178,11 @@ def test_a_batch_left_to_the_data_set_trains_at_16_outside_a_run(tiny_data, monk
 
 
 def test_a_run_records_the_batch_resolved_for_its_data_set(tiny_data, tmp_path, monkeypatch):
-    from bench import runner
     from bench.methods.healthygan import presets
 
     monkeypatch.setitem(presets.PAPER_BATCH_SIZES, "synthetic", 4)
-    (spec,) = runner.plan(["healthygan"], "synthetic", [0], "tiny", {"batch_size": "none", "image_size": "16"})
-    outcome = runner.execute(spec, tiny_data, tmp_path)
+    (spec,) = plan(["healthygan"], "synthetic", [0], "tiny", {"batch_size": "none", "image_size": "16"})
+    outcome = execute(spec, tiny_data, tmp_path)
     assert outcome.status == "complete", outcome.error
     assert json.loads((outcome.folder / "run.json").read_text())["config"]["batch_size"] == 4
 

@@ -9,16 +9,16 @@ import numpy as np
 import pytest
 import torch
 
+from bench.core.errors import BenchError
+from bench.core.images import ImageSet, TrainData
+from bench.core.progress import Progress
 from bench.datasets.synthetic_images import generate
-from bench.detector import ImageSet, TrainData
-from bench.errors import BenchError
 from bench.methods._gan import Accel, DeviceSampler, to_unit_range
 from bench.methods._gan.networks import Critic
 from bench.methods.sagan.detector import SAGANDetector
 from bench.methods.sagan.networks import SAGANGenerator
 from bench.methods.sagan.pseudo_anomaly import make_pseudo_anomalies, other_indices
 from bench.methods.sagan.trainer import SAGANSteps, build_networks
-from bench.progress import Progress
 
 TINY = {"image_size": 32, "g_conv_dim": 4, "g_res_blocks": 1, "d_conv_dim": 4, "batch_size": 4,
         "iterations": 6, "checkpoint_every": 3, "log_every": 1}

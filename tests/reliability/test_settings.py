@@ -7,8 +7,8 @@ import typing
 
 import pytest
 
-from bench import registry
-from bench.config import check_ranges, field_ranges, field_types
+from bench.core import registry
+from bench.core.config import check_ranges, field_ranges, field_types
 from tests.cli_helpers import bench_in_process
 
 METHODS = registry.methods.names()

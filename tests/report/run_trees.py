@@ -1,4 +1,4 @@
-"""Real run records for report tests, made by bench.runner with the PCA method, PCA variants (`--set`), a PCA
+"""Real run records for report tests, made by bench.runs.execute with the PCA method, PCA variants (`--set`), a PCA
 subclass whose name needs LaTeX escaping, and a second (harder) synthetic data set."""
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Literal
 
-from bench import registry, runner
+from bench.core import registry
 from bench.datasets.synthetic import SyntheticDataset, SyntheticOptions
 from bench.methods.pca.detector import PCADetector
+from bench.runs.execute import execute
+from bench.runs.plan import plan
 
 ODD_METHOD = "pca_v2 100%"  # an underscore, a space and a percent sign: all need escaping in LaTeX
 HARD_DATASET = "synthetic_hard"
@@ -64,10 +66,10 @@ def registered() -> contextlib.AbstractContextManager[None]:
 def run(runs: Path, method: str, dataset: str, seeds: list[int], *, preset: str = "paper",
         sets: dict[str, str] | None = None, threshold: str | None = None) -> list[Path]:
     """Train and score through the runner exactly as `bench run` does; the run folders."""
-    specs = runner.plan([method], dataset, seeds, preset, {**DATA, **(sets or {})}, threshold)
+    specs = plan([method], dataset, seeds, preset, {**DATA, **(sets or {})}, threshold)
     cls = registry.get_dataset(dataset)
     prepared = cls(None, cls.make_options(specs[0].data_overrides)).prepare()
-    outcomes = [runner.execute(spec, prepared, runs, device="cpu") for spec in specs]
+    outcomes = [execute(spec, prepared, runs, device="cpu") for spec in specs]
     assert all(o.status == "complete" for o in outcomes), [o.error for o in outcomes]
     return [o.folder for o in outcomes]
 

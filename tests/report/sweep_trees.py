@@ -1,5 +1,5 @@
-"""Real run trees for the sweep and statistics tests: a PCA sweep run through bench.sweep and the grid executor, and
-three synthetic data sets of three difficulties with three methods for ranks, DeLong and Holm."""
+"""Real run trees for the sweep and statistics tests: a PCA sweep run through bench.runs.sweep and the grid executor,
+and three synthetic data sets of three difficulties with three methods for ranks, DeLong and Holm."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from typing import Literal
 
 import numpy as np
 
+from bench.core.images import ImageSet
 from bench.datasets.synthetic import SyntheticDataset, SyntheticOptions
-from bench.detector import ImageSet
-from bench.executors.grid import run_grid
 from bench.methods.pca.detector import PCADetector
-from bench.sweep import plan_sweep
+from bench.runs.executors.grid import run_grid
+from bench.runs.sweep import plan_sweep
 from tests.report.run_trees import temporarily_registered
 
 SHUFFLED = "pca_shuffled"

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bench.cli import app
-from bench.errors import BenchError
+from bench.core.errors import BenchError
 from bench.report.compare import compare_runs
 
 

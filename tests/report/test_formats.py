@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.errors import BenchError
-from bench.metrics import delong_test
+from bench.core.errors import BenchError
+from bench.metrics.image import delong_test
 from bench.report.report import ReportOptions, report
-from bench.store import load_scores
+from bench.runs.scan import load_scores
 from tests.report.run_trees import HARD_DATASET, ODD_METHOD, copy_run
 
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from bench.metric_table import METRICS
+from bench.metrics.table import METRICS
 from bench.report.collect import runs_frame
 from bench.report.report import ReportOptions, render_table
 from bench.report.table import build_table, rank_marks

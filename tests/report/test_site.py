@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 
 from bench.cli import app
 from bench.report.site.build import MANIFEST, NO_JEKYLL, write_site
-from bench.store import load_scores, read_record
+from bench.runs.folder import read_record
+from bench.runs.scan import load_scores
 from tests.report.chromium import Page, chromium, find_chromium
 from tests.report.html_dom import Element, parse
 from tests.report.run_trees import copy_run

@@ -16,7 +16,7 @@ import scikit_posthocs
 from PIL import Image
 from scipy.stats import friedmanchisquare
 
-from bench.errors import BenchError
+from bench.core.errors import BenchError
 from bench.report.collect import runs_frame
 from bench.report.ranks import critical_difference, rank_test
 from bench.report.report import ReportOptions, report

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.errors import BenchError
+from bench.core.errors import BenchError
 from bench.report.collect import runs_frame
 from bench.report.report import ReportOptions, report
 from bench.report.sweep_figures import by_figure, write_by_figures

@@ -11,13 +11,14 @@ from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
-from bench.errors import BenchError
+from bench.core.errors import BenchError
+from bench.core.files import atomic_write
 from bench.report.names import dataset_label
 from bench.report.reported import SHIPPED_PATH, load_reported, main_table
 from bench.report.site import pages
 from bench.report.site.content import gather
 from bench.report.site.images import configuration_images, dataset_images
-from bench.store import atomic_write, load_scores
+from bench.runs.scan import load_scores
 
 MANIFEST = ".bench-site"
 NO_JEKYLL = ".nojekyll"  # GitHub Pages: serve the files as they are (Jekyll would drop folders starting with _)

@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.metric_table import LOCALISATION_METRICS, METRICS
-from bench.record import RunRecord
+from bench.metrics.table import LOCALISATION_METRICS, METRICS
 from bench.report import significance
 from bench.report.bootstrap import add_ci
 from bench.report.collect import SkippedRunWarning, runs_frame
 from bench.report.leaderboard import REPRODUCED, leaderboard_frame, select_configurations
 from bench.report.names import dataset_sort_key
 from bench.report.table import ReportTable, build_table
-from bench.store import read_record
+from bench.runs.folder import read_record
+from bench.runs.record import RunRecord
 
 RESERVED = frozenset({"assets", "index", "compare"})  # names the site uses itself
 

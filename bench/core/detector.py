@@ -1,0 +1,183 @@
+"""The detector contract every method plugin implements (`Detector`), and what a run of it needs from a cluster
+(`RunResources`). The images it consumes are bench.core.images'.
+
+Convention (pinned by the conformance suite): `score` returns one finite float per image, higher = more anomalous.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import torch
+
+from bench.core.config import apply_overrides, config_from_dict, config_to_dict
+from bench.core.cost import CostProbe, DataShape, probe_fit_on_sample
+from bench.core.device import resolve_device
+from bench.core.errors import BenchError, NotFittedError
+from bench.core.files import atomic_torch_save
+from bench.core.images import ImageSet, TrainData
+from bench.core.progress import Progress
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResources:
+    """What one run of a method needs from a cluster executor (Ray): `gpus` may be a fraction (0.25: four such
+    runs share one GPU), used only where the cluster has GPUs and the device is not cpu; `memory_gb` None: no
+    reservation. `--set ray.num_gpus=...` (num_cpus, memory) overrides it for every run."""
+
+    gpus: float = 1.0
+    cpus: float = 1.0
+    memory_gb: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.gpus < 0 or (self.gpus > 1 and self.gpus != int(self.gpus)):
+            raise ValueError(f"RunResources.gpus must be a fraction in [0, 1] or a whole number, got {self.gpus}")
+        if self.cpus <= 0 or (self.memory_gb is not None and self.memory_gb <= 0):
+            raise ValueError(f"RunResources needs cpus > 0 and memory_gb > 0 or None, got {self}")
+
+
+class Detector(ABC):
+    """Base class of every method. Subclasses set the class variables and implement `_fit`, `_score`,
+    `state_dict` and `load_state_dict`; the public methods here enforce the contract around them."""
+
+    name: ClassVar[str]  # registry key, e.g. "healthygan"
+    display_name: ClassVar[str] = ""  # as tables print it, e.g. "HealthyGAN"; not inherited (unset: the name)
+    summary: ClassVar[str] = ""  # one line for `bench list`
+    uses_unlabeled: ClassVar[bool] = False
+    in_all: ClassVar[bool] = True  # part of `--methods all`
+    config_class: ClassVar[type]
+    presets: ClassVar[Mapping[str, Any]]  # paper, fast, smoke, tiny (see bench.testing)
+    resources: ClassVar[RunResources] = RunResources()  # per run on a cluster: one GPU unless a method says less
+
+    def __init__(
+        self,
+        config: Any | None = None,
+        *,
+        seed: int = 0,
+        device: str | torch.device = "auto",
+        workdir: Path | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.config = self.presets["paper"] if config is None else config
+        if not isinstance(self.config, self.config_class):
+            raise TypeError(f"{type(self).__name__} expects a {self.config_class.__name__}, got {type(config)}")
+        self.seed = seed
+        self.device = resolve_device(device)
+        self.workdir = None if workdir is None else Path(workdir)
+        self.progress = progress or Progress()
+        self.fitted_ = False
+
+    @classmethod
+    def preset(cls, name: str, overrides: Mapping[str, Any] | None = None, *, dataset: str | None = None) -> Any:
+        """The config of preset `name` with `overrides` applied (unknown keys are an error); with `dataset`, the
+        settings the preset leaves to the data set are filled in for it (`for_dataset`), as a run records them."""
+        if name not in cls.presets:
+            raise BenchError(f"{cls.name} has no preset {name!r}; presets: {', '.join(cls.presets)}")
+        config = apply_overrides(cls.presets[name], overrides or {}, owner=f"method {cls.name}")
+        return config if dataset is None else cls.for_dataset(config, dataset)
+
+    @classmethod
+    def for_dataset(cls, config: Any, dataset: str | None) -> Any:
+        """`config` with the settings it leaves to the data set (e.g. a batch size the paper chose per data set)
+        filled in for the registry name `dataset` (None: unknown, the method's default). Default: unchanged."""
+        return config
+
+    @classmethod
+    def from_preset(cls, preset: str = "paper", overrides: Mapping[str, Any] | None = None, **kwargs: Any) -> Self:
+        """Build a detector from a named preset plus overrides."""
+        return cls(cls.preset(preset, overrides), **kwargs)
+
+    def fit(self, data: TrainData, *, val: Any | None = None) -> Self:
+        """Train on `data` (unlabeled images only for semi-supervised methods); returns self."""
+        if not isinstance(data, TrainData):
+            raise TypeError("fit expects a TrainData")
+        if not self.uses_unlabeled and data.unlabeled is not None:
+            data = TrainData(data.normal, None)
+        self._fit(data, val)
+        self.fitted_ = True
+        return self
+
+    def score(self, images: ImageSet) -> np.ndarray:
+        """One finite float per image, higher = more anomalous."""
+        self._check_fitted("score")
+        with torch.inference_mode():
+            scores = np.asarray(self._score(images), dtype=np.float64).reshape(-1)
+        if len(scores) != len(images):
+            raise RuntimeError(f"{self.name} returned {len(scores)} scores for {len(images)} images")
+        if not np.isfinite(scores).all():
+            raise RuntimeError(f"{self.name} returned {int((~np.isfinite(scores)).sum())} non-finite scores")
+        return scores
+
+    def anomaly_maps(self, images: ImageSet) -> np.ndarray | None:
+        """(N, H, W) float maps where the method has them, else None."""
+        self._check_fitted("anomaly_maps")
+        with torch.inference_mode():
+            return self._anomaly_maps(images)
+
+    def restored_images(self, images: ImageSet) -> np.ndarray | None:
+        """(N, C, H, W) uint8 images the method restored ("healthy" versions) where it has them, else None;
+        shown beside the input and the anomaly map in qualitative figures."""
+        self._check_fitted("restored_images")
+        with torch.inference_mode():
+            return self._restored_images(images)
+
+    def run_info(self) -> dict[str, Any]:
+        """Facts for run.json beyond the config (e.g. which pretrained weights were used)."""
+        return {}
+
+    @classmethod
+    def cost_probe(cls, config: Any, data: DataShape, device: torch.device) -> CostProbe:
+        """What one run with `config` will cost on `device` (`bench run --dry-run`), measured on random images
+        shaped as `data` (nothing decoded, nothing written). Default: a fit on a small random sample, scaled
+        linearly to the training set; methods whose cost is a number of steps override it with a few timed steps
+        of their real networks (see bench.estimate)."""
+        return probe_fit_on_sample(cls, config, data, device)
+
+    def save(self, path: str | Path) -> None:
+        """Write config, seed and learned state to `path` (atomically)."""
+        self._check_fitted("save")
+        payload = {"method": self.name, "seed": self.seed, "config": config_to_dict(self.config),
+                   "state": self.state_dict()}
+        atomic_torch_save(payload, Path(path))
+
+    @classmethod
+    def load(cls, path: str | Path, *, device: str | torch.device = "auto") -> Self:
+        """Rebuild a fitted detector written by `save` (torch.load with weights_only=True)."""
+        payload = torch.load(Path(path), map_location="cpu", weights_only=True)
+        if payload.get("method") != cls.name:
+            raise BenchError(f"{path} holds a {payload.get('method')!r} detector, not {cls.name!r}")
+        detector = cls(config_from_dict(cls.config_class, payload["config"]), seed=payload["seed"], device=device)
+        detector.load_state_dict(payload["state"])
+        detector.fitted_ = True
+        return detector
+
+    def _check_fitted(self, what: str) -> None:
+        if not self.fitted_:
+            raise NotFittedError(f"{self.name}: call fit() before {what}()")
+
+    @abstractmethod
+    def _fit(self, data: TrainData, val: Any | None) -> None:
+        """Learn from `data`; `val` (an ImageSet with labels) may be used for checkpoint selection only."""
+
+    @abstractmethod
+    def _score(self, images: ImageSet) -> np.ndarray:
+        """Scores for `images`; must not change the detector's state."""
+
+    def _anomaly_maps(self, images: ImageSet) -> np.ndarray | None:
+        return None
+
+    def _restored_images(self, images: ImageSet) -> np.ndarray | None:
+        return None
+
+    @abstractmethod
+    def state_dict(self) -> dict[str, Any]:
+        """Learned state as tensors and plain Python values (loadable with weights_only=True)."""
+
+    @abstractmethod
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore the state written by `state_dict`."""

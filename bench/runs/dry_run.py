@@ -1,0 +1,155 @@
+"""`bench run --dry-run`: what each planned run will cost, measured before anything trains.
+
+Each method probes itself (`Detector.cost_probe`): a few timed steps of its real networks at the preset's size and
+batch on the current device, with random images (no data is decoded), or, by default, a fit on a small random
+sample. A run's estimate is the probe's seconds per step times the preset's steps, plus the one-off work the probe
+measured (scoring); its disk is what the run folder will hold (detector, checkpoints, logs, scores, sample maps).
+One probe serves every seed of a configuration. Nothing is written to --runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from bench.core.cost import CostProbe, DataShape
+from bench.data.adapter import DatasetAdapter
+from bench.runs.plan import RunSpec
+
+RUN_FILES_BYTES = 64 * 1024  # run.json, the lock file, a few small records
+
+
+SCORE_ROW_BYTES = 48  # scores.parquet per image (id, label, split, score; compressed)
+
+
+N_SAMPLE_MAPS = 16  # the runner keeps 8 normal and 8 abnormal test images with their maps
+
+
+def data_shape(adapter: DatasetAdapter) -> DataShape:
+    """The adapter's protocol size and counts (no decoding, no download)."""
+    counts = {split: sum(labels.values()) for split, labels in adapter.protocol().items()}
+    return DataShape(adapter.name, int(adapter.size), int(adapter.channels), counts)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunEstimate:
+    """One planned run (one row of the dry-run table)."""
+
+    spec: RunSpec
+    probe: CostProbe
+    disk_bytes: int
+
+
+def disk_bytes(probe: CostProbe, data: DataShape) -> int:
+    """The run folder: the method's files, run.json, scores of every scored image, and the sample maps (uint8
+    images with float32 maps)."""
+    scored = data.count("test") + data.count("val") + data.count("train_normal") // 10
+    sample_maps = N_SAMPLE_MAPS * data.size * data.size * (data.channels + 4)
+    return (probe.state_bytes + probe.checkpoint_bytes + probe.log_bytes + RUN_FILES_BYTES
+            + scored * SCORE_ROW_BYTES + sample_maps)
+
+
+def estimate_runs(specs: Sequence[RunSpec], adapter: DatasetAdapter, device: torch.device,
+                  probes: dict[tuple, CostProbe] | None = None) -> list[RunEstimate]:
+    """One estimate per planned run; one probe per (method, preset, overrides, data shape), shared through
+    `probes` (seeds share their probe)."""
+    from bench.core import registry
+
+    shape = data_shape(adapter)
+    probes = {} if probes is None else probes
+    estimates = []
+    for spec in specs:
+        key = (spec.method, spec.preset, tuple(sorted(spec.overrides.items())), shape.name, shape.size,
+               shape.channels, tuple(sorted(shape.counts.items())))
+        if key not in probes:
+            cls = registry.get_method(spec.method)
+            config = cls.preset(spec.preset, spec.overrides, dataset=spec.dataset)
+            probes[key] = cls.cost_probe(config, shape, device)
+        estimates.append(RunEstimate(spec, probes[key], disk_bytes(probes[key], shape)))
+    return estimates
+
+
+def human_seconds(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "?"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
+
+
+def human_bytes(count: float | None) -> str:
+    if count is None:
+        return "?"
+    for unit, size in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+        if count >= size:
+            return f"{count / size:.1f} {unit}"
+    return f"{count:.0f} B"
+
+
+def human_count(count: int | None) -> str:
+    if count is None:
+        return "-"
+    return f"{count / 1e6:.2f}M" if count >= 1e5 else f"{count:,}"
+
+
+def settings(spec: RunSpec) -> str:
+    """A run's overrides as `key=value`, data-set keys prefixed `data.`."""
+    pairs = [*spec.overrides.items(), *((f"data.{k}", v) for k, v in spec.data_overrides.items())]
+    return ", ".join(f"{k}={v}" for k, v in pairs)
+
+
+def table(estimates: Sequence[RunEstimate], device: str) -> Any:
+    """The dry-run table (rich), one row per run, and a total."""
+    from rich.table import Table
+
+    with_settings = any(settings(e.spec) for e in estimates)
+    out = Table(title=f"planned runs on {device} (estimates; nothing is written)")
+    columns = ["method", "dataset", *(["settings"] if with_settings else []), "seed", "preset", "params", "s/step",
+               "steps", "est. wall", "peak mem", "disk", "notes"]
+    for column in columns:
+        text = column in ("method", "dataset", "settings", "preset", "notes")
+        out.add_column(column, justify="left" if text else "right", overflow="fold")
+    for e in estimates:
+        p = e.probe
+        sps = "?" if p.seconds_per_step is None else f"{p.seconds_per_step:.3g}"
+        steps = "?" if p.steps is None else f"{p.steps:,}"
+        peak = None if p.peak_memory_mb is None else p.peak_memory_mb * 2**20
+        out.add_row(e.spec.method, e.spec.dataset, *([settings(e.spec)] if with_settings else []), str(e.spec.seed),
+                    e.spec.preset, human_count(p.parameters), sps, steps, human_seconds(p.wall_seconds),
+                    human_bytes(peak), human_bytes(e.disk_bytes), "; ".join((p.step, *p.notes)))
+    walls = [e.probe.wall_seconds for e in estimates]
+    total_wall = None if any(w is None for w in walls) else sum(walls)  # type: ignore[arg-type]
+    out.add_section()
+    out.add_row("total", f"{len(estimates)} run(s)", *([""] if with_settings else []), "", "", "", "", "",
+                human_seconds(total_wall), "", human_bytes(sum(e.disk_bytes for e in estimates)), "")
+    return out
+
+
+def dry_run(groups: Sequence[tuple[DatasetAdapter, Sequence[RunSpec]]], device: str, console: Any) -> list[RunEstimate]:
+    """Probe every planned run (grouped by data options, each group with its adapter) and print one table;
+    returns the estimates. Nothing is decoded, downloaded or written."""
+    from bench.core.device import choose_device
+
+    choice = choose_device(device)
+    console.print(f"device: {choice.device} ({choice.reason})", highlight=False)
+    probes: dict[tuple, CostProbe] = {}
+    estimates: list[RunEstimate] = []
+    for adapter, specs in groups:
+        console.print(data_shape(adapter).describe(), highlight=False)
+        estimates += estimate_runs(specs, adapter, choice.device, probes)
+    console.print(table(estimates, str(choice.device)))
+    console.print(LEGEND, highlight=False)
+    return estimates
+
+
+LEGEND = ("s/step: seconds per training step measured here (GANs: one iteration, a D step with a G step every "
+          "n_critic; anomalib: one batch; PCA: the whole fit) on random images at the preset's size. est. wall = "
+          "s/step x steps + scoring. peak mem: GPU memory allocated (CUDA) or the process's resident memory (CPU) "
+          "during the probe. disk: the run folder (detector, checkpoints, logs, scores, sample maps). On CPU a GAN "
+          "step at batch 1 stands for the batch scaled linearly: an upper bound, as a step costs less per image at "
+          "larger batches. On CUDA the probe runs the full batch.")
