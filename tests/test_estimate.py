@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from bench.core import registry
-from bench.core.cost import DataShape, peak_memory, probe_fit_on_sample, state_size
+from bench.core.cost import DataShape, peak_memory, state_size
+from bench.core.detector import probe_fit_on_sample
 from bench.datasets.synthetic import SyntheticDataset
 from bench.methods._gan.networks import count_parameters
 from bench.runs.dry_run import data_shape, disk_bytes, estimate_runs, human_bytes, human_seconds

@@ -1,6 +1,6 @@
 """`make gpu-check` on CPU (`--cpu-smoke`): every part runs for a few steps with tiny networks and the JSON and
 Markdown come out complete. Run as the Makefile does (`python -m benchmarks.gpu_check` from the repository root),
-in a subprocess: putting the root on this process's path would shadow Hugging Face's `datasets` (DESIGN.md)."""
+in a subprocess: putting the root on this process's path would shadow Hugging Face's `datasets` (CONTRIBUTING.md)."""
 
 from __future__ import annotations
 

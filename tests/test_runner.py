@@ -59,8 +59,41 @@ def test_same_seed_gives_identical_scores(prepared, tmp_path):
 def test_overrides_get_their_own_run_folder(prepared, tmp_path):
     (plain,) = plan(["pca"], "synthetic", [0], "smoke", {})
     (other,) = plan(["pca"], "synthetic", [0], "smoke", {"n_components": "5"})
-    assert plain.run_id != other.run_id
+    assert plain.run_id(prepared) != other.run_id(prepared)
+    assert plain.run_id(prepared).startswith("smoke-seed0-") and other.run_id(prepared).startswith("smoke-")
     assert other.overrides == {"n_components": "5"}
+
+
+@pytest.mark.parametrize(("key", "spelling", "respelled", "other"), [
+    ("n_components", "0.5", "5e-1", "0.25"), ("whiten", "true", "yes", "false"),
+    ("max_train_images", "1_000", "1000", "999")])
+def test_equal_settings_spelled_otherwise_are_one_run(key, spelling, respelled, other):
+    """Identity hashes parsed values: `whiten=true` and `whiten=yes` are one configuration, one folder."""
+    (a,) = plan(["pca"], "synthetic", [0], "smoke", {key: spelling})
+    (b,) = plan(["pca"], "synthetic", [0], "smoke", {key: respelled})
+    (c,) = plan(["pca"], "synthetic", [0], "smoke", {key: other})
+    assert a.config_id == b.config_id != c.config_id
+    assert a.legacy_config_id != b.legacy_config_id  # what bench hashed before: the text as typed
+
+
+def test_a_run_an_earlier_bench_wrote_under_another_spelling_is_found_not_repeated(prepared, tmp_path):
+    """Before identity hashed parsed values, `n_components=0.5` made a folder named by the hash of the text "0.5".
+    That run (renamed here to its old id, with the old config id in its record) is found for `5e-1`, not re-run."""
+    (spec,) = plan(["pca"], "synthetic", [0], "smoke", {"n_components": "0.5"})
+    done = execute(spec, prepared, tmp_path)
+    old_id = done.folder.name.replace(spec.config_id, spec.legacy_config_id)
+    assert old_id != done.folder.name
+    old_folder = done.folder.rename(done.folder.with_name(old_id))
+    record = json.loads((old_folder / "run.json").read_text())
+    record.update(run_id=old_id, config_id=spec.legacy_config_id)
+    (old_folder / "run.json").write_text(json.dumps(record))
+
+    (respelled,) = plan(["pca"], "synthetic", [0], "smoke", {"n_components": "5e-1"})
+    again = execute(respelled, prepared, tmp_path)
+    assert again.status == "skipped" and again.folder == old_folder
+    assert sorted(p.name for p in old_folder.parent.iterdir()) == [old_id]
+    (other,) = plan(["pca"], "synthetic", [0], "smoke", {"n_components": "0.25"})
+    assert execute(other, prepared, tmp_path).folder != old_folder
 
 
 def test_without_validation_split_the_threshold_comes_from_held_out_normals(tmp_path):

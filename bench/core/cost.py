@@ -11,14 +11,10 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
-
-if TYPE_CHECKING:
-    from bench.core.detector import Detector
-
 
 SAMPLE_IMAGES = 16  # the default probe's fit sample (normal, and as many unlabeled for semi-supervised methods)
 
@@ -150,21 +146,3 @@ def random_images(n: int, channels: int, size: int, seed: int = 0) -> Any:
     pixels = np.random.default_rng(seed).integers(0, 256, (n, channels, size, size), dtype=np.uint8)
     return ImageSet(pixels, np.full(n, -1, dtype=np.int64), np.array([f"probe-{i}" for i in range(n)]))
 
-
-def probe_fit_on_sample(cls: type[Detector], config: Any, data: DataShape, device: torch.device) -> CostProbe:
-    """The default probe: fit the method on a small random sample at the data's size and scale the time linearly
-    to the training set (a method with a step-based cost should override `Detector.cost_probe`)."""
-    from bench.core.images import TrainData
-
-    n_train = data.count("train_normal", SAMPLE_IMAGES)
-    normal = random_images(min(SAMPLE_IMAGES, n_train), data.channels, data.size, seed=1)
-    unlabeled = random_images(SAMPLE_IMAGES, data.channels, data.size, seed=2) if cls.uses_unlabeled else None
-    detector = cls(config, seed=0, device=device)
-    with peak_memory(device) as peak:
-        seconds = timed(lambda: detector.fit(TrainData(normal, unlabeled)), device)
-        score_seconds = timed(lambda: detector.score(normal), device) / len(normal)
-    n_scored = data.count("test") + data.count("val")
-    return CostProbe(parameters=None, seconds_per_step=seconds / len(normal), steps=n_train,
-                     step="training image", peak_memory_mb=peak.mb,
-                     state_bytes=state_size(detector.state_dict()), extra_seconds=score_seconds * n_scored,
-                     notes=(f"generic: fit on {len(normal)} images, scaled linearly",))

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from bench.core.config import apply_overrides, config_from_dict, config_to_dict
-from bench.core.cost import CostProbe, DataShape, probe_fit_on_sample
+from bench.core.cost import SAMPLE_IMAGES, CostProbe, DataShape, peak_memory, random_images, state_size, timed
 from bench.core.device import resolve_device
 from bench.core.errors import BenchError, NotFittedError
 from bench.core.files import atomic_torch_save
@@ -181,3 +181,20 @@ class Detector(ABC):
     @abstractmethod
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore the state written by `state_dict`."""
+
+
+def probe_fit_on_sample(cls: type[Detector], config: Any, data: DataShape, device: torch.device) -> CostProbe:
+    """The default probe: fit the method on a small random sample at the data's size and scale the time linearly
+    to the training set (a method with a step-based cost should override `Detector.cost_probe`)."""
+    n_train = data.count("train_normal", SAMPLE_IMAGES)
+    normal = random_images(min(SAMPLE_IMAGES, n_train), data.channels, data.size, seed=1)
+    unlabeled = random_images(SAMPLE_IMAGES, data.channels, data.size, seed=2) if cls.uses_unlabeled else None
+    detector = cls(config, seed=0, device=device)
+    with peak_memory(device) as peak:
+        seconds = timed(lambda: detector.fit(TrainData(normal, unlabeled)), device)
+        score_seconds = timed(lambda: detector.score(normal), device) / len(normal)
+    n_scored = data.count("test") + data.count("val")
+    return CostProbe(parameters=None, seconds_per_step=seconds / len(normal), steps=n_train,
+                     step="training image", peak_memory_mb=peak.mb,
+                     state_bytes=state_size(detector.state_dict()), extra_seconds=score_seconds * n_scored,
+                     notes=(f"generic: fit on {len(normal)} images, scaled linearly",))

@@ -7,20 +7,19 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from bench.core.config import ImageSize, NonNegativeInt, apply_overrides, config_to_dict
 from bench.core.errors import DataError
+from bench.core.images import ImageSet
 from bench.core.progress import Progress
+from bench.core.settings import data_root_from_config
 from bench.data.cache import build_image_cache, cache_dir
 from bench.data.manifest import SPLITS, manifest_hash, row_order_hash, split_counts, validate_manifest
 from bench.data.masks import GroundTruth, TruthSource, build_ground_truth
-
-if TYPE_CHECKING:  # bench.core.detector imports torch (~1 s): `bench data prepare/verify` never needs it
-    from bench.core.images import ImageSet
 
 HELD_OUT_NORMAL_FRACTION = 0.1  # of train_normal, for normal-quantile thresholds when there is no val split
 HELD_OUT_STREAM = 7919  # offset of the held-out draw's seed from the split seed (any fixed number; kept for old runs)
@@ -55,8 +54,6 @@ class PreparedData:
 
     def split(self, name: str) -> ImageSet:
         """The images of one split, with their labels and ids (empty split -> empty set)."""
-        from bench.core.images import ImageSet
-
         index = np.flatnonzero(self.manifest["split"].to_numpy() == name)
         return ImageSet(
             np.ascontiguousarray(self.images[index]),
@@ -110,8 +107,6 @@ class DatasetAdapter(ABC):
             return Path(root).expanduser()
         if os.environ.get(self.env_var()):
             return Path(os.environ[self.env_var()]).expanduser()
-        from bench.core.settings import data_root_from_config
-
         return data_root_from_config(self.name)
 
     @property

@@ -19,6 +19,7 @@ import pandas as pd
 from bench.core.errors import DataError
 from bench.core.files import atomic_write, atomic_write_text
 from bench.core.progress import Progress
+from bench.data.decode import load_image
 
 MAX_LISTED_FAILURES = 20
 IMAGES, COMPLETE, STATS = "images.npy", "complete.json", "file_stats.npy"
@@ -182,8 +183,6 @@ def _raise_failures(failures: list[str], total: int) -> None:
 def _decode_into(out: np.ndarray, paths: list[Path], size: int, channels: int, crop_top: float, square: str,
                  progress: Progress, workers: int | None) -> list[str]:
     """Decode `paths[i]` into `out[i]` on a thread pool (decoders release the GIL); returns the failures."""
-    from bench.data.decode import load_image
-
     failures: list[str] = []
 
     def decode(index: int) -> None:

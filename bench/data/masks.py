@@ -23,6 +23,7 @@ import pandas as pd
 
 from bench.core.files import atomic_write
 from bench.data.cache import file_stats
+from bench.data.decode import crop_window, image_shape, load_image
 
 Box = tuple[float, float, float, float]  # x_min, y_min, x_max, y_max in original pixels (continuous, half-open)
 FORMAT_VERSION = 1  # bump when the rasterisation changes: older mask files are then made again
@@ -169,8 +170,6 @@ def build_ground_truth(source: TruthSource, manifest: pd.DataFrame, root: Path, 
 def _make_masks(source: BoxReads | MaskFiles, rows: pd.DataFrame, image_paths: list[Path], root: Path, *,
                 size: int, crop_top: float, square: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """{id: mask} of the images that have a non-empty mask, and {id: why not} of the others."""
-    from bench.data.decode import crop_window, image_shape, load_image
-
     masks, missing = {}, {}
     for image_id, image_path in zip(rows["id"], image_paths, strict=True):
         if isinstance(source, MaskFiles):

@@ -18,13 +18,12 @@ import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bench.core import registry
 from bench.core.errors import BenchError
-
-if TYPE_CHECKING:
-    from bench.data.adapter import DatasetAdapter
+from bench.core.settings import config_path, data_root_from_config
+from bench.data.adapter import DatasetAdapter
 
 ALL_REAL = "all-real"
 GENERATED = frozenset({"synthetic"})  # generated into BENCH_CACHE: no folder to configure, never "real"
@@ -73,16 +72,12 @@ class DataSelection:
 
 
 def how_to_configure(name: str) -> str:
-    from bench.core.settings import config_path
-
     return (f"pass --root {name}=PATH, set {registry.get_dataset(name).env_var()}=PATH, or add {name} = \"PATH\" "
             f"to the [data] table of {config_path()}")
 
 
 def configured_root(name: str) -> tuple[Path | None, str]:
     """`name`'s folder from `$BENCH_DATA_<NAME>` or the config file (and which), without `--root`."""
-    from bench.core.settings import config_path, data_root_from_config
-
     env_var = registry.get_dataset(name).env_var()
     if os.environ.get(env_var):
         return Path(os.environ[env_var]).expanduser(), f"${env_var}"
@@ -126,8 +121,6 @@ def _expand(text: str, named: dict[str, Path]) -> tuple[list[str], list[str], bo
         real = [n for n in registry.datasets.names() if n not in GENERATED]
         picked = [n for n in real if n in named or configured_root(n)[0] is not None]
         if not picked:
-            from bench.core.settings import config_path
-
             raise BenchError(f"--dataset {ALL_REAL}: no data set has a folder configured ({', '.join(real)}); set "
                              f"BENCH_DATA_<NAME>=PATH, add NAME = \"PATH\" to the [data] table of {config_path()} "
                              "($BENCH_CONFIG), or pass --root NAME=PATH")

@@ -16,6 +16,7 @@ from bench.report import latex, render, significance
 from bench.report.bootstrap import add_ci
 from bench.report.collect import as_roots, runs_frame
 from bench.report.names import dataset_label
+from bench.report.sweep_table import build_by_table, render_by, width_pt
 from bench.report.table import ReportTable, build_table, uniform_seeds
 
 FORMATS = ("latex", "md", "csv", "html")
@@ -151,8 +152,6 @@ def report(runs: Path | Sequence[Path], options: ReportOptions) -> str:
 
 def _by_parts(frame: pd.DataFrame, options: ReportOptions) -> tuple[list[str], list[int]]:
     """One `--by` table per data set, and their widths."""
-    from bench.report.sweep_table import build_by_table, render_by, width_pt
-
     parts, widths = [], []
     for dataset in options.datasets:
         if not (frame["dataset"] == dataset).any():

@@ -16,6 +16,7 @@ import pandas as pd
 
 from bench.core.errors import BenchError
 from bench.metrics.image import delong_test
+from bench.report.names import dataset_label
 from bench.report.table import ReportTable
 from bench.runs.scan import load_scores
 
@@ -118,8 +119,6 @@ def format_p(p: float) -> str:
 
 def display_frame(tests: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     """The tests as printed (flat: no index): labels, rounded AUCs, the signed difference and p."""
-    from bench.report.names import dataset_label
-
     shown = pd.DataFrame({
         "Data set": tests["dataset"].map(dataset_label), "Method A": tests["method_a"],
         "Method B": tests["method_b"], "Seed": tests["seed"].astype(str), "n test": tests["n_test"].astype(str),

@@ -44,14 +44,12 @@ import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bench.runs.folder import RUN_FILE, SCORES_FILE, read_record
 from bench.runs.lock import RunLock, RunLocked
-
-if TYPE_CHECKING:
-    from bench.runs.plan import RunOutcome
-    from bench.runs.record import RunRecord
+from bench.runs.plan import RunOutcome
+from bench.runs.record import RunRecord
 
 INSTALL_HINT = "pip install 'medad-bench[mlflow]'"
 DB_NAME = "mlflow.db"

@@ -14,7 +14,8 @@ AccelMode = Literal["auto", "on", "off"]  # see bench.methods._gan.accel
 
 @dataclasses.dataclass(frozen=True)
 class GANBaseConfig:
-    """Networks, WGAN-GP weights, Adam and the loop's shared settings; defaults are both papers' (METHODS.md)."""
+    """Networks, WGAN-GP weights, Adam and the loop's shared settings; defaults are both papers' (the "What the paper
+    specifies" sections of methods/healthygan/README.md and methods/sagan/README.md)."""
 
     # Networks: G's width and depth, the PatchGAN critic (HealthyGAN's D, which SAGAN uses unchanged).
     g_conv_dim: PositiveInt = 64

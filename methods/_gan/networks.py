@@ -1,7 +1,7 @@
 """Network pieces the GAN plugins share, as plain torch modules (no training code).
 
 - The PatchGAN critic of HealthyGAN (StarGAN's D without normalisation), which SAGAN uses unchanged
-  (METHODS.md: "HealthyGAN's D with 1 input channel").
+  (methods/sagan/README.md: "HealthyGAN's D with 1 input channel").
 - The affine InstanceNorm and the residual block both generators are built from.
 - `count_parameters`, for run.json.
 """

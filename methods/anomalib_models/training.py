@@ -35,7 +35,7 @@ _QUIET_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "lightni
 
 def limit_heap_fragmentation() -> bool:
     """glibc: serve allocations >= 16 MiB by mmap, so PatchCore's coreset selection returns memory to the system
-    (without it RSS grew past 24 GB on 100 images at 128 px; see METHODS.md). No-op off glibc."""
+    (without it RSS grew past 24 GB on 100 images at 128 px; see methods/anomalib_models/README.md). No-op off glibc."""
     try:
         return bool(ctypes.CDLL("libc.so.6").mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
     except (OSError, AttributeError):

@@ -12,8 +12,9 @@ from bench.methods._gan.config import GANBaseConfig
 
 @dataclasses.dataclass(frozen=True)
 class HealthyGANConfig(GANBaseConfig):
-    """Defaults are the paper's (METHODS.md); the `fast` and `smoke` presets shrink them. The networks, WGAN-GP
-    and identity / reconstruction weights, Adam betas, logging and speed settings are `GANBaseConfig`'s."""
+    """Defaults are the paper's (methods/healthygan/README.md, "What the paper specifies"); the `fast` and `smoke`
+    presets shrink them. The networks, WGAN-GP and identity / reconstruction weights, Adam betas, logging and speed
+    settings are `GANBaseConfig`'s."""
 
     # Data as the networks see it.
     image_size: ImageSize | None = None  # None: the data set's protocol size; else resized on the device

@@ -16,14 +16,15 @@ from bench.methods._gan.config import GANBaseConfig
 
 @dataclasses.dataclass(frozen=True)
 class SAGANConfig(GANBaseConfig):
-    """Defaults are the paper's (METHODS.md): 64 x 64, 1 channel, N = 2, lr 5e-5, batch 64, 100k iterations. The
-    networks' widths (g_conv_dim 64 gives G 44.8M parameters; the paper: about 45M), the WGAN-GP, identity and
-    restoration weights, Adam betas, logging and speed settings are `GANBaseConfig`'s."""
+    """Defaults are the paper's (methods/sagan/README.md, "What the paper specifies"): 64 x 64, 1 channel, N = 2,
+    lr 5e-5, batch 64, 100k iterations. The networks' widths (g_conv_dim 64 gives G 44.8M parameters; the paper:
+    about 45M), the WGAN-GP, identity and restoration weights, Adam betas, logging and speed settings are
+    `GANBaseConfig`'s."""
 
     # Data as the networks see it.
     image_size: ImageSize | None = 64  # None: the data set's protocol size; else resized on the device
     channels: Channels = 1
-    hflip: bool = False  # METHODS.md names no augmentation for SAGAN; a flip would also swap patch positions
+    hflip: bool = False  # the paper names no augmentation for SAGAN; a flip would also swap patch positions
     # Generator: ACM, ARRM, Bernoulli-gated output. The fusion enlarges decoder stage 1 in two x2 ConvTranspose +
     # IN + ReLU steps, as the authors' code does (it used one x4 step before, with 0.39M more parameters).
     n_patches: PositiveInt = 2  # N: N x N patches per image

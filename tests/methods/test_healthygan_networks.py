@@ -15,7 +15,8 @@ def conv_params(c_in: int, c_out: int, k: int, bias: bool) -> int:
 
 
 def expected_generator_parameters(channels: int, width: int, res_blocks: int) -> int:
-    """Counted by hand from METHODS.md: convolutions without bias, InstanceNorm with weight and bias."""
+    """Counted by hand from the paper (methods/healthygan/README.md): convolutions without bias, InstanceNorm with
+    weight and bias."""
     norm = 2  # affine parameters per channel
     total = conv_params(channels, width, 7, False) + norm * width
     total += conv_params(width, 2 * width, 4, False) + norm * 2 * width

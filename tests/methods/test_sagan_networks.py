@@ -127,7 +127,8 @@ def test_fusion_enlarges_stage_one_in_two_x2_steps_as_the_authors_code():
 
 
 def test_generator_has_about_45m_parameters_at_the_paper_width():
-    # METHODS.md: about 45M. One x4 ConvTranspose (256 -> 64, kernel 8) for stage 1 would add 392,960.
+    # The paper (methods/sagan/README.md): about 45M. One x4 ConvTranspose (256 -> 64, kernel 8) for stage 1 would add
+    # 392,960.
     count = count_parameters(SAGANGenerator(base=64))
     assert count == 44_760_774
     assert abs(count - 45e6) / 45e6 < 0.01

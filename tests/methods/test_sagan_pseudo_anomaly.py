@@ -1,4 +1,4 @@
-"""FPI-style pseudo-anomalies: box geometry ranges from METHODS.md, blending, sources."""
+"""FPI-style pseudo-anomalies: box geometry ranges from the paper (methods/sagan/README.md), blending, sources."""
 
 from __future__ import annotations
 
