@@ -19,8 +19,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from bench.core.errors import BenchError
+from bench.core.interrupts import RunInterrupted
 from bench.metrics.table import ALL_METRICS, METRICS, TABLE, parse_metrics
-from bench.runs.execute import RunInterrupted
 
 app = typer.Typer(help="Benchmark medical-image anomaly detectors.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)

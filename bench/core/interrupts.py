@@ -54,3 +54,12 @@ def deferred_interrupts() -> Iterator[PendingInterrupt]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM during a run: the run is recorded as interrupted; `message` says what was saved and how
+    to resume."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message

@@ -16,6 +16,7 @@ from bench.core.config import config_to_dict
 from bench.core.detector import Detector
 from bench.core.device import resolve_device, seed_everything
 from bench.core.errors import BenchError
+from bench.core.interrupts import RunInterrupted
 from bench.core.progress import Progress
 from bench.data.adapter import PreparedData
 from bench.runs.evaluate import evaluate_detector, evaluation_data, fit_detector
@@ -25,15 +26,6 @@ from bench.runs.lock import RunLock, RunLocked
 from bench.runs.plan import RunOutcome, RunSpec
 from bench.runs.provenance import device_info, git_commit, package_versions, peak_memory_mb
 from bench.runs.record import DataInfo, RunRecord, Segment
-
-
-class RunInterrupted(KeyboardInterrupt):
-    """Ctrl-C or SIGTERM during a run: the run is recorded as interrupted; `message` says what was saved and how
-    to resume."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 def _now() -> str:
