@@ -239,7 +239,8 @@ class MedADProtocolDataset(DatasetAdapter):
 
 def _names_missing_images(problem: str) -> bool:
     """A problem line of an official layout about absent image files (medad_format.named's lines)."""
-    return problem.startswith("missing image ") or (problem.startswith("... and ") and " more missing images" in problem)
+    return problem.startswith("missing image ") or (problem.startswith("... and ")
+                                                     and " more missing images" in problem)
 
 
 def read_label_csv(path: Path, columns: tuple[str, ...], problems: list[str]) -> pd.DataFrame | None:
