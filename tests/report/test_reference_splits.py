@@ -6,12 +6,14 @@ as RSNA / COVIDx runs on chosen splits."""
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from PIL import Image, ImageStat
 
 from bench.data.manifest import manifest_hash
 from bench.report.leaderboard import leaderboard_frame
@@ -160,3 +162,15 @@ def test_forest_plot_renders_in_a_browser_with_dots_ordered_by_auc(site, page):
     assert (auc_a - auc_b) * (x_a - x_b) > 0, "a higher AUC is drawn further right"
     assert paper_a == pytest.approx(paper_b, abs=0.5), "both diamonds mark the same paper value"
     assert page.errors() == []
+
+
+def test_forest_plot_screenshot_is_drawn(site, page, tmp_path):
+    page.navigate((site / "index.html").as_uri() + "#forest-set-rsna")
+    try:
+        png = page.screenshot(1280, 800)
+    finally:
+        page.call("Emulation.clearDeviceMetricsOverride")
+    (tmp_path / "forest.png").write_bytes(png)
+    with Image.open(io.BytesIO(png)) as shot:
+        grey = shot.convert("L")
+    assert ImageStat.Stat(grey).var[0] > 200 and sum(grey.histogram()[:200]) > 0.01 * 1280 * 800
