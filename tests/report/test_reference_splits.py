@@ -165,8 +165,9 @@ def test_forest_plot_renders_in_a_browser_with_dots_ordered_by_auc(site, page):
 
 
 def test_forest_plot_screenshot_is_drawn(site, page, tmp_path):
-    page.navigate((site / "index.html").as_uri() + "#forest-set-rsna")
+    page.navigate((site / "index.html").as_uri())
     try:
+        page.evaluate("document.getElementById('forest-set-rsna').scrollIntoView()")
         png = page.screenshot(1280, 800)
     finally:
         page.call("Emulation.clearDeviceMetricsOverride")
