@@ -81,3 +81,12 @@ def test_vindr_prepared_with_preprocess_ddad_holds_ddads_pixels_in_a_cache_of_it
     assert ours.split_id == ddad.split_id, "the pixel path does not change the split"
     assert ours.images_id != ddad.images_id, "another pixel path is other images: another run"
     assert make("vindr", tmp_path / "vindr", preprocess="ddad").prepare().images_id == ddad.images_id
+
+
+def test_the_pixel_path_and_the_split_are_part_of_the_run_identity():
+    from bench import runner
+
+    ids = {runner.plan(["pca"], "rsna", [0], "smoke", sets)[0].config_id
+           for sets in ({}, {"data.preprocess": "ddad"}, {"data.split": "medad"},
+                        {"data.split": "medad", "data.preprocess": "ddad"})}
+    assert len(ids) == 4
