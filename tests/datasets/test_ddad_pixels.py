@@ -6,6 +6,7 @@ L, bilinear to the target size). The reference below follows those two files ste
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import pydicom
@@ -90,3 +91,37 @@ def test_the_pixel_path_and_the_split_are_part_of_the_run_identity():
            for sets in ({}, {"data.preprocess": "ddad"}, {"data.split": "medad"},
                         {"data.split": "medad", "data.preprocess": "ddad"})}
     assert len(ids) == 4
+
+
+def test_official_dicoms_with_preprocess_ddad_equal_ddads_own_pngs_read_the_same_way(tmp_path, monkeypatch):
+    """DDAD's Med-AD tree made from the same DICOMs by its procedure (PNGs at 512 px, data.json listing the split
+    the official download gave): both prepared with preprocess=ddad hold the same pixels for every image id."""
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    official, tree = tmp_path / "vindr", tmp_path / "medad"
+    write_official("vindr", official)
+    ours = make("vindr", official, preprocess="ddad").prepare()
+    manifest = ours.manifest
+    (tree / "images").mkdir(parents=True)
+    for row in manifest.itertuples():
+        dicom = pydicom.dcmread(official / row.path)
+        img = dicom.pixel_array
+        if dicom.PhotometricInterpretation == "MONOCHROME1":
+            img = np.max(img) - img
+        img = ((img - np.min(img)) * 1.0 / (np.max(img) - np.min(img)) * 255).astype(np.uint8)
+        Image.fromarray(img).convert("L").resize((512, 512), resample=Image.BILINEAR).save(tree / "images" /
+                                                                                         f"{row.id}.png")
+
+    def listed(split, label):
+        rows = manifest[(manifest["split"] == split) & (manifest["label"] == label)]
+        return [f"{i}.png" for i in sorted(rows["id"])]
+    pool_normal = listed("train_unlabeled", 0)
+    data = {"train": {"0": listed("train_normal", 0), "unlabeled": {"0": pool_normal,
+                                                                   "1": listed("train_unlabeled", 1)}},
+            "test": {"0": listed("test", 0), "1": listed("test", 1)}}
+    (tree / "data.json").write_text(json.dumps(data))
+    sizes = {"pool_normal": len(pool_normal), "pool_abnormal": len(data["train"]["unlabeled"]["1"])}
+    theirs = make("vindr", tree, preprocess="ddad", **sizes).prepare()
+    assert theirs.split_id == ours.split_id
+    mine = dict(zip(ours.manifest["id"], ours.images, strict=True))
+    for image_id, image in zip(theirs.manifest["id"], theirs.images, strict=True):
+        np.testing.assert_array_equal(image, mine[image_id], err_msg=image_id)
