@@ -133,7 +133,7 @@ def crop_window(height: int, width: int, *, crop_top: float = 0.0, square: str =
     the top `crop_top` fraction of rows dropped, then (`crop`) the centre square of the rest, or (`squash`) all of it.
     Localisation ground truth follows the images through the same window (bench.data.masks)."""
     if square not in ("crop", "squash", "ddad"):  # ddad: DDAD's pixel path (bench.data.ddad_pixels), squashed
-        raise ValueError(f"square must be crop, squash or ddad, got {square!r}")
+        raise ValueError(f"square must be crop or squash (or ddad, DDAD's pixel path), got {square!r}")
     top = int(round(height * crop_top)) if crop_top > 0 else 0
     rows, left, columns = height - top, 0, width
     if square == "crop":
