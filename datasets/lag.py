@@ -44,6 +44,7 @@ class LAGDataset(MedADProtocolDataset):
     image_size = 64
     channels = 3
     options_class = LAGOptions
+    has_medad_lists = True
     official_marks = ("non_glaucoma", "suspicious_glaucoma")
 
     def official_problems(self, root: Path) -> list[str]:

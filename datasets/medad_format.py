@@ -57,6 +57,12 @@ def read_lists(root: Path) -> dict[str, list[str]]:
         raise DataError(f"missing file {path} (the Med-AD split lists)") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DataError(f"{path} is not valid JSON: {exc}") from None
+    return parse_lists(data, source=str(path))
+
+
+def parse_lists(data: object, *, source: str) -> dict[str, list[str]]:
+    """The five lists of a parsed data.json by key (see LISTS); one DataError naming every missing or
+    malformed key of `source`."""
     lists: dict[str, list[str]] = {}
     bad: list[str] = []
     for key, (keys, _) in LISTS.items():
@@ -68,7 +74,7 @@ def read_lists(root: Path) -> dict[str, list[str]]:
         else:
             lists[key] = node
     if bad:
-        raise DataError(f"{path} lacks {', '.join(bad)} as list(s) of file names; expected\n{LAYOUT}")
+        raise DataError(f"{source} lacks {', '.join(bad)} as list(s) of file names; expected\n{LAYOUT}")
     return lists
 
 

@@ -5,6 +5,8 @@ ratio, and a balanced test set. No validation split.
 Two sources give the same protocol:
 - the official download (`format=official`): every split is drawn by `split_seed`, per class as one
   permutation sliced in turn: test, known normals (normal class), then the unlabeled pool from what is left;
+- the official download with `split=medad`: DDAD's published lists (medad_split.py) are the split, matched to
+  the download by image id, exactly as for DDAD's own Med-AD tree of that data set (so the split id is the same);
 - a Med-AD tree (`format=medad`): the lists of data.json are the split; the first n of each list are used.
 The unlabeled set takes `unlabeled_size` images, `floor(unlabeled_size * anomaly_ratio)` of them abnormal,
 from the pools: the first ones (`unlabeled_pick=first`, what DDAD's code does) or drawn by `split_seed`
@@ -27,7 +29,7 @@ from bench.core.errors import DataError
 from bench.data.adapter import DataOptions, DatasetAdapter
 from bench.data.manifest import draw, draw_splits, shuffle_within_splits
 from bench.data.masks import TruthSource
-from bench.datasets import medad_format
+from bench.datasets import medad_format, medad_split
 
 FORMATS = ("auto", "official", "medad")
 
@@ -44,6 +46,10 @@ class MedADOptions(DataOptions):
     n_test: PositiveInt | None = None  # test images per class
     unlabeled_pick: Literal["first", "seeded"] = "first"
     format: Literal["auto", "official", "medad"] = "auto"
+    # official downloads: `seeded` draws every split by split_seed; `medad` takes DDAD's published lists
+    split: Literal["seeded", "medad"] = "seeded"
+    # `bench`: bench's DICOM display path; `ddad`: DDAD's (preprocess_cxr.py to 512 px, then its loader's resize)
+    preprocess: Literal["bench", "ddad"] = "bench"
 
     def __post_init__(self) -> None:
         for key in ("n_normal", "pool_normal", "pool_abnormal", "unlabeled_size", "n_test"):
@@ -80,6 +86,12 @@ class MedADProtocolDataset(DatasetAdapter):
 
     options_class = MedADOptions
     official_marks: tuple[str, ...] = ()  # paths whose presence says the root holds the official download
+    has_medad_lists = False  # DDAD published this data set's lists (medad_split.SHIPPED): data.split=medad works
+
+    def __init__(self, root: Path | str | None = None, options: MedADOptions | None = None) -> None:
+        super().__init__(root, options)
+        if self.options.preprocess == "ddad":
+            self.square = "ddad"  # DDAD's pixel path (bench.data.decode.load_image), a cache of its own
 
     # -- the official download (subclasses) --
     def official_problems(self, root: Path) -> list[str]:
@@ -112,6 +124,12 @@ class MedADProtocolDataset(DatasetAdapter):
         if self.tree_format() == "medad":
             return medad_format.medad_problems(root)
         problems = self.official_problems(root)
+        if self.options.split == "medad" and not self.has_medad_lists:
+            problems.append(f"data.split=medad: DDAD published no split lists for {self.name} (it has them for "
+                            f"{', '.join(medad_split.SHIPPED)})")
+        elif self.options.split == "medad" and not [p for p in problems if not _names_missing_images(p)]:
+            # the label files read: DDAD's lists name every image they need that is absent, by list
+            problems = medad_split.listed_problems(self.name, root, self.official_images(root))
         marked = any((root / mark).exists() for mark in self.official_marks)
         if problems and self.options.format == "auto" and not marked:
             hint = " (images/ is there but data.json is not)" if (root / medad_format.IMAGES).is_dir() else ""
@@ -159,7 +177,12 @@ class MedADProtocolDataset(DatasetAdapter):
 
     def build_manifest(self) -> pd.DataFrame:
         root = self.require_root()
-        parts = self._medad_parts(root) if self.tree_format() == "medad" else self._official_parts(root)
+        if self.tree_format() == "medad":
+            parts = self._listed_parts(medad_format.medad_pools(root))
+        elif self.options.split == "medad":
+            parts = self._listed_parts(medad_split.listed_pools(self.name, self.official_images(root)))
+        else:
+            parts = self._official_parts(root)
         pool_normal, pool_abnormal = parts.pop("pool/0"), parts.pop("pool/1")
         unl_normal, unl_abnormal = self.unlabeled_counts(len(pool_normal), len(pool_abnormal))
         parts["unlabeled/0"] = self._pick(pool_normal, unl_normal, 0)
@@ -171,10 +194,12 @@ class MedADProtocolDataset(DatasetAdapter):
         return shuffle_within_splits(manifest, self.options.split_seed)
 
     def _what(self, part: str) -> str:
-        return f"{self.name} ({self.tree_format()} format) {part}"
+        lists = ", DDAD's lists" if self.tree_format() == "official" and self.options.split == "medad" else ""
+        return f"{self.name} ({self.tree_format()} format{lists}) {part}"
 
-    def _medad_parts(self, root: Path) -> dict[str, pd.DataFrame]:
-        o, pools = self.options, medad_format.medad_pools(root)
+    def _listed_parts(self, pools: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+        """The first n of each Med-AD list (`pools`: a data.json's lists, or DDAD's matched to a download)."""
+        o = self.options
         short = o.allow_short
         return {
             "train/0": first(pools["train/0"], o.n_normal, what=self._what("train/0"), allow_short=short),
@@ -210,6 +235,12 @@ class MedADProtocolDataset(DatasetAdapter):
             return first(pool, n, what=what, allow_short=self.options.allow_short)
         rng = np.random.default_rng([self.options.split_seed, 1, label])
         return draw(pool, n, rng, what=what, allow_short=self.options.allow_short)
+
+
+def _names_missing_images(problem: str) -> bool:
+    """A problem line of an official layout about absent image files (medad_format.named's lines)."""
+    return problem.startswith("missing image ") or (problem.startswith("... and ")
+                                                     and " more missing images" in problem)
 
 
 def read_label_csv(path: Path, columns: tuple[str, ...], problems: list[str]) -> pd.DataFrame | None:

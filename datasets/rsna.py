@@ -53,6 +53,7 @@ class RSNADataset(MedADProtocolDataset):
     image_size = 64
     channels = 1
     options_class = RSNAOptions
+    has_medad_lists = True
     official_marks = (IMAGES, LABELS, CLASSES)
 
     def official_problems(self, root: Path) -> list[str]:

@@ -60,6 +60,7 @@ class VinDrCXRDataset(MedADProtocolDataset):
     channels = 1
     square = "squash"  # DDAD resized whole (non-square) radiographs to 64 x 64; its Med-AD PNGs are square already
     options_class = VinDrOptions
+    has_medad_lists = True
     official_marks = (IMAGES, LABELS)
 
     def official_problems(self, root: Path) -> list[str]:
@@ -96,7 +97,8 @@ class VinDrCXRDataset(MedADProtocolDataset):
         table = pd.read_csv(root / LABELS, dtype=str, keep_default_na=False)
         abnormal = (table["class_name"] != NO_FINDING).groupby(table["image_id"], sort=True).any()
         files = _image_files(root)
-        return pd.DataFrame({"id": abnormal.index, "path": [f"{IMAGES}/{files[i]}" for i in abnormal.index],
+        return pd.DataFrame({"id": abnormal.index, "path": [f"{IMAGES}/{files.get(i, i + SUFFIXES[0])}"
+                                                             for i in abnormal.index],
                              "label": abnormal.to_numpy().astype(int)})
 
 

@@ -27,4 +27,6 @@ def test_wheel_contains_every_module(tmp_path):
     data = {f"bench/{p.relative_to(ROOT / 'bench')}" for folder in ("templates", "static")
             for p in (site / folder).iterdir()}
     assert data and not sorted(data - names), "bench site's templates/static missing (pyproject package-data)"
+    lists = {f"bench/datasets/medad_lists/{p.name}" for p in (ROOT / "datasets" / "medad_lists").iterdir()}
+    assert len(lists) == 5 and not sorted(lists - names), "DDAD's split lists missing (pyproject package-data)"
     assert not any(n.startswith(("methods/", "datasets/")) for n in names), "no top-level methods/datasets"

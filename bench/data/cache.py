@@ -36,7 +36,7 @@ def cache_dir(dataset: str, manifest_key: str, size: int, channels: int, crop_to
     The root is part of the key because the split identity ignores paths: two copies of a data set in different
     formats must not share decoded images."""
     crop = f"-crop{crop_top:g}" if crop_top else ""
-    crop += "-squash" if square == "squash" else ""
+    crop += f"-{square}" if square in ("squash", "ddad") else ""
     where = hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:8] if root is not None else "noroot"
     return cache_root() / dataset / f"{manifest_key}-{where}-{size}px-{channels}ch{crop}"
 

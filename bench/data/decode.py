@@ -132,8 +132,8 @@ def crop_window(height: int, width: int, *, crop_top: float = 0.0, square: str =
     """(top, left, rows, columns) of the part of a `height` x `width` image that `load_image` keeps before resizing:
     the top `crop_top` fraction of rows dropped, then (`crop`) the centre square of the rest, or (`squash`) all of it.
     Localisation ground truth follows the images through the same window (bench.data.masks)."""
-    if square not in ("crop", "squash"):
-        raise ValueError(f"square must be crop or squash, got {square!r}")
+    if square not in ("crop", "squash", "ddad"):  # ddad: DDAD's pixel path (bench.data.ddad_pixels), squashed
+        raise ValueError(f"square must be crop or squash (or ddad, DDAD's pixel path), got {square!r}")
     top = int(round(height * crop_top)) if crop_top > 0 else 0
     rows, left, columns = height - top, 0, width
     if square == "crop":
@@ -162,7 +162,12 @@ def image_shape(path: Path) -> tuple[int, int]:
 
 def load_image(path: Path, size: int, channels: int, *, crop_top: float = 0.0, square: str = "crop") -> np.ndarray:
     """Decode, optionally drop the top `crop_top` fraction of rows, make square (`crop`: the centre square;
-    `squash`: resize the whole image, as DDAD's Med-AD preprocessing does), resize: (C, size, size) uint8."""
+    `squash`: resize the whole image, as DDAD's Med-AD preprocessing does), resize: (C, size, size) uint8.
+    `ddad`: DDAD's own pixel path instead (bench.data.ddad_pixels; no crop)."""
+    if square == "ddad":
+        from bench.data.ddad_pixels import load_ddad
+
+        return load_ddad(path, size, channels)
     image = read_image(path)
     top, left, rows, columns = crop_window(*image.shape[:2], crop_top=crop_top, square=square)
     image = image[top : top + rows, left : left + columns]

@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.metrics.table import ALL_METRICS, LOCALISATION_METRICS, METRICS
+from bench.metrics.image.table import ALL_METRICS, LOCALISATION_METRICS, METRICS
 from bench.report.collect import aggregate, runs_frame
 from bench.report.names import dataset_sort_key
+from bench.report.reference_splits import comparable_with_paper, split_status
 
 RULE = ("one configuration per (data set, method), chosen without looking at any test result, by these "
         "criteria in turn: preset `paper`; no `--set` overrides of the method; no data overrides; a threshold "
@@ -63,17 +64,20 @@ def leaderboard_frame(runs: Path | Sequence[Path], reported_main: pd.DataFrame) 
     paper = reported_main.rename(columns={m: f"{m}_reported" for m in METRICS})
     frame = ours.merge(paper, on=["dataset", "method"], how="outer")
     frame["status"] = frame["status"].fillna(NOT_REPRODUCED)
+    # ours minus the paper's only on the paper's split (reference_splits): an own split is another experiment
+    frame["split_status"] = [split_status(d, s) for d, s in zip(frame["dataset"], frame["split_id"], strict=True)]
+    comparable = frame["split_status"].map(comparable_with_paper).astype(bool)
     for metric in ALL_METRICS:
         for column in (f"{metric}_mean", f"{metric}_reported"):
             frame[column] = pd.to_numeric(frame.get(column, np.nan), errors="coerce")
-        frame[f"{metric}_diff"] = frame[f"{metric}_mean"] - frame[f"{metric}_reported"]
+        frame[f"{metric}_diff"] = (frame[f"{metric}_mean"] - frame[f"{metric}_reported"]).where(comparable)
     frame["_dataset"] = frame["dataset"].map(dataset_sort_key)
     frame["_name"] = frame["method"].str.lower()
     frame = frame.sort_values(["_dataset", "status", "auc_mean", "auc_reported", "_name"],
                               ascending=[True, False, False, False, True], na_position="last", kind="stable")
     columns = ["dataset", "method", "status", *[f"{m}_{s}" for m in board_metrics(frame)
                                                   for s in ("mean", "std", "n", "reported", "diff")],
-               *[c for c in CONFIG_COLUMNS if c != "data_overrides"], "source", "paper_method"]
+               *[c for c in CONFIG_COLUMNS if c != "data_overrides"], "split_status", "source", "paper_method"]
     return frame.reindex(columns=columns).reset_index(drop=True)
 
 

@@ -9,10 +9,11 @@ from pathlib import Path
 import pandas as pd
 
 from bench.core.files import atomic_write_text
-from bench.metrics.table import ALL_METRICS, LOCALISATION_METRICS, metric_label
+from bench.metrics.image.table import ALL_METRICS, LOCALISATION_METRICS, metric_label
 from bench.report import latex
 from bench.report.leaderboard import RULE, leaderboard_frame
 from bench.report.names import dataset_label
+from bench.report.reference_splits import OWN_SPLIT_MEANING
 from bench.report.render import MISSING, format_value, markdown_table
 from bench.report.reported import SHIPPED_PATH, load_reported, main_table
 
@@ -20,7 +21,7 @@ FILES = ("leaderboard.md", "leaderboard.csv", "leaderboard.tex")
 NOTE = ("Our numbers: test split, mean ± std over n seeds; the threshold policy says how F1, precision, recall "
         "and specificity were thresholded (test-oracle policies say so). \"paper (Δ)\": the paper's number as a "
         "fraction (SAGAN's percentages divided by 100) and, in brackets, ours minus the paper's. \"-\": no "
-        "number (never 0). Split: the manifest hash of the test split's data set.")
+        "number (never 0). Split: the manifest hash of the test split's data set; " + OWN_SPLIT_MEANING)
 LOCALISATION_NOTE = ("Pixel AUROC, Pixel AP, AUPRO@0.3 and Hit rate (pointing game) score the anomaly maps against "
                      "the lesion masks of the test images (README, Localisation); \"-\" where the data set has no "
                      "localisation ground truth or the method no anomaly maps; no paper reports them.")
@@ -36,6 +37,13 @@ def _paper_cell(reported: float, diff: float) -> str:
     text = f"{reported:.4f}".rstrip("0")
     text += "0" * max(0, 2 - len(text.split(".")[1]))  # as printed: 0.60, 0.9245
     return text if _missing(diff) else f"{text} ({diff:+.3f})"
+
+
+def _split_cells(board: pd.DataFrame) -> list[object]:
+    """The split id, with `(own split)` / `(no reference split)` where it is not the protocol's reference."""
+    status = board["split_status"] if "split_status" in board else [""] * len(board)
+    return [split if _missing(split) or state in ("", "reference split") else f"{split} ({state})"
+            for split, state in zip(board["split_id"], status, strict=True)]
 
 
 def display_frame(board: pd.DataFrame) -> pd.DataFrame:
@@ -54,7 +62,7 @@ def display_frame(board: pd.DataFrame) -> pd.DataFrame:
     oracle = board["test_oracle"].astype("boolean").fillna(False)
     policy = board["threshold_policy"].fillna(MISSING).astype(str)
     provenance = {
-        "Seeds": board["n_seeds"], "Split": board["split_id"], "Size": board["image_size"],
+        "Seeds": board["n_seeds"], "Split": _split_cells(board), "Size": board["image_size"],
         "Preset": board["preset"], "Overrides": board["overrides"],
         "Threshold": policy.where(~oracle, policy + " (test-oracle)"), "Date": board["date"],
         "Commit": board["commit"], "Paper": board["source"],

@@ -3,7 +3,7 @@
 An entry is one method configuration (its label says what sets it apart from the method's other configurations).
 Marks: "best" and "second" per data set and metric, decided on the values as printed (rounded to `digits`) so that
 ties at the printed precision share a mark; ranks are dense (two tied best -> the next value is second). Metrics
-where lower is better rank ascending (bench.metrics.table).
+where lower is better rank ascending (bench.metrics.image.table).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from bench.metrics.table import HIGHER_IS_BETTER, LOCALISATION_METRICS, THRESHOLDED
+from bench.metrics.image.table import HIGHER_IS_BETTER, LOCALISATION_METRICS, THRESHOLDED
 from bench.report.collect import aggregate, distinguishing_labels
 from bench.report.names import dataset_sort_key
 
@@ -144,6 +144,14 @@ def seeds_note(table: ReportTable) -> str:
     return f"{counts.min()}-{counts.max()} seeds (per entry: column Seeds)"
 
 
+def _own(dataset: str, split_id: str) -> str:
+    """` (own split)` / ` (no reference split)` where the split is not the protocol's reference (reference_splits)."""
+    from bench.report.reference_splits import REFERENCE, split_status
+
+    status = split_status(dataset, split_id)
+    return "" if status in ("", REFERENCE) else f" ({status}: not comparable with the paper)"
+
+
 def split_note(table: ReportTable) -> str:
     """`rsna: split 1a2b3c, 64 px` per data set: published numbers swing with the split and the size."""
     parts = []
@@ -151,5 +159,5 @@ def split_note(table: ReportTable) -> str:
         rows = table.summary[table.summary["dataset"] == dataset]
         pairs = sorted({(str(s), str(n)) for s, n in zip(rows["split_id"], rows["image_size"], strict=True)})
         note = " (several splits: marks within each)" if len(pairs) > 1 else ""
-        parts.append(f"{dataset}: " + ", ".join(f"split {s}, {n} px" for s, n in pairs) + note)
+        parts.append(f"{dataset}: " + ", ".join(f"split {s}{_own(dataset, s)}, {n} px" for s, n in pairs) + note)
     return "; ".join(parts)

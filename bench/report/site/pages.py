@@ -12,6 +12,7 @@ import json
 
 import jinja2
 import pandas as pd
+from markupsafe import Markup
 
 from bench.report.leaderboard import RULE
 from bench.report.leaderboard_files import NOTE
@@ -58,6 +59,14 @@ def _summary(content: DatasetContent) -> str:
     return "papers' numbers only"
 
 
+def _forest(content: DatasetContent, label: str) -> Markup | None:
+    """The data set's forest plot (bench.report.site.forest), markup built with every text escaped."""
+    from bench.report.site.forest import forest_svg
+
+    svg = forest_svg(content, label)
+    return None if svg is None else Markup(svg)  # noqa: S704 - forest_svg escapes every text it writes
+
+
 def index_page(contents: list[DatasetContent]) -> str:
     """The leaderboards of every data set, with the filter box."""
     datasets = []
@@ -71,6 +80,7 @@ def index_page(contents: list[DatasetContent]) -> str:
             "label": label, "anchor": f"set-{content.slug}", "summary": _summary(content),
             "compare_href": compare_path(content) if content.configurations else None,
             "board": tables.leaderboard_table(content, label, link),
+            "forest": _forest(content, label),
             "configurations": tables.configurations_table(content, label, link) if content.configurations else None,
         })
     return _render("index.html", root="", title="Leaderboard", datasets=datasets, note=NOTE, rule=RULE)

@@ -14,9 +14,10 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from bench.metrics.table import METRICS, THRESHOLDED, metric_label
+from bench.metrics.image.table import METRICS, THRESHOLDED, metric_label
 from bench.report.leaderboard import REPRODUCED, _overrides_text
 from bench.report.leaderboard_files import _paper_cell
+from bench.report.reference_splits import OWN_SPLIT, REFERENCE, split_status
 from bench.report.render import MISSING, format_value
 from bench.report.significance import format_p
 from bench.report.site.content import Configuration, DatasetContent
@@ -108,10 +109,14 @@ def threshold(policy: object, oracle: bool) -> Cell:
 
 
 def _split(row: pd.Series) -> Cell:
+    """The split id and size; a badge where it is not the protocol's reference split (reference_splits)."""
     if missing(row.get("split_id")):
         return text(None)
     size = row.get("image_size")
-    return text(f"{row['split_id']}, {int(size)} px" if not missing(size) else row["split_id"])
+    cell = text(f"{row['split_id']}, {int(size)} px" if not missing(size) else row["split_id"])
+    status = split_status(str(row.get("dataset")), row["split_id"])
+    return dataclasses.replace(cell, badge=status if status not in ("", REFERENCE) else None,
+                               note="reference split" if status == REFERENCE else None)
 
 
 def is_oracle(row: pd.Series) -> bool:
@@ -146,7 +151,9 @@ def leaderboard_table(content: DatasetContent, where: str, link: Callable[[Confi
                           number(diff, "+.3f")]
         cells += [text(row["selection"]), threshold(row["threshold_policy"], oracle), text(row["preset"]),
                   text(row["overrides"]), _split(row), text(row["commit"]), text(row["date"]), text(row["source"])]
-        rows.append(Row(cells, " ".join(c for c, on in (("oracle", oracle), ("paper-only", config is None)) if on)))
+        own = split_status(str(row["dataset"]), row.get("split_id")) == OWN_SPLIT
+        rows.append(Row(cells, " ".join(c for c, on in (("oracle", oracle), ("paper-only", config is None),
+                                                        ("own-split", own)) if on)))
     return HtmlTable(f"board-{content.slug}", f"{where}: leaderboard, ours beside the papers", columns, rows,
                      filterable=True)
 
