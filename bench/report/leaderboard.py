@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.metrics.image.table import ALL_METRICS, LOCALISATION_METRICS, METRICS
+from bench.metrics.table import ALL_METRICS, LOCALISATION_METRICS, METRICS
 from bench.report.collect import aggregate, runs_frame
 from bench.report.names import dataset_sort_key
 from bench.report.reference_splits import comparable_with_paper, split_status

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.core.files import atomic_write_text
-from bench.metrics.image.table import ALL_METRICS, LOCALISATION_METRICS, metric_label
+from bench.metrics.table import ALL_METRICS, LOCALISATION_METRICS, metric_label
 from bench.report import latex
 from bench.report.leaderboard import RULE, leaderboard_frame
 from bench.report.names import dataset_label

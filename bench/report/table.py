@@ -3,7 +3,7 @@
 An entry is one method configuration (its label says what sets it apart from the method's other configurations).
 Marks: "best" and "second" per data set and metric, decided on the values as printed (rounded to `digits`) so that
 ties at the printed precision share a mark; ranks are dense (two tied best -> the next value is second). Metrics
-where lower is better rank ascending (bench.metrics.image.table).
+where lower is better rank ascending (bench.metrics.table).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from bench.metrics.image.table import HIGHER_IS_BETTER, LOCALISATION_METRICS, THRESHOLDED
+from bench.metrics.table import HIGHER_IS_BETTER, LOCALISATION_METRICS, THRESHOLDED
 from bench.report.collect import aggregate, distinguishing_labels
 from bench.report.names import dataset_sort_key
 

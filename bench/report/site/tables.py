@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from bench.metrics.image.table import METRICS, THRESHOLDED, metric_label
+from bench.metrics.table import METRICS, THRESHOLDED, metric_label
 from bench.report.leaderboard import REPRODUCED, _overrides_text
 from bench.report.leaderboard_files import _paper_cell
 from bench.report.reference_splits import OWN_SPLIT, REFERENCE, split_status
