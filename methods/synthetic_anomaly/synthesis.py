@@ -197,11 +197,13 @@ def _blend(dest: np.ndarray, patch: np.ndarray, mask: np.ndarray, patch_objects:
 
 def poisson_clone(patch: np.ndarray, dest: np.ndarray, mask: np.ndarray, centre: tuple[int, int]) -> np.ndarray | None:
     """cv2.seamlessClone(MIXED_CLONE) of a grayscale patch into a grayscale image, padded to 3 channels as OpenCV
-    expects (the other two zero, as the official code pads); None where OpenCV refuses the mask."""
+    expects (the other two zero, as the official code pads); None where OpenCV refuses the mask. OpenCV writes into
+    the mask it is given (measured with 4.12 and 5.1: a second call with the same array blends differently), so it
+    gets a copy."""
     zeros_patch, zeros_dest = np.zeros_like(patch), np.zeros_like(dest)
     try:
         out = cv2.seamlessClone(np.dstack([patch, zeros_patch, zeros_patch]), np.dstack([dest, zeros_dest, zeros_dest]),
-                                mask, centre, cv2.MIXED_CLONE)
+                                mask.copy(), centre, cv2.MIXED_CLONE)
     except cv2.error:
         return None
     return np.ascontiguousarray(out[..., 0])
