@@ -86,7 +86,7 @@ class SyntheticBatches:
         return patch_ex(image, source, self.task, rng, self.settings)
 
     def batch(self, epoch: int, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Batch `index` of `epoch`: images float32 (B, 1, S, S) in [0, 1] (ToTensor) and labels float32 (B, 1, S, S)."""
+        """Batch `index` of `epoch`: images float32 (B, 1, S, S) in [0, 1] (ToTensor), labels float32 (B, 1, S, S)."""
         order = self.order(epoch)
         positions = range(index * self.batch_size, min((index + 1) * self.batch_size, len(order)))
         jobs = [(int(order[p]), int(order[p - 1]), (epoch, p + 1)) for p in positions]

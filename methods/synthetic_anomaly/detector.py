@@ -15,7 +15,13 @@ import torch.nn.functional as F
 
 from bench.detector import Detector, ImageSet, RunResources, TrainData
 from bench.device import seed_everything
-from bench.methods.synthetic_anomaly.presets import OFFICIAL_SIZE, PRESETS, SAGAN_SIZE, SyntheticAnomalyConfig, epochs_for
+from bench.methods.synthetic_anomaly.presets import (
+    OFFICIAL_SIZE,
+    PRESETS,
+    SAGAN_SIZE,
+    SyntheticAnomalyConfig,
+    epochs_for,
+)
 from bench.methods.synthetic_anomaly.tasks import TASKS, Task
 
 if TYPE_CHECKING:
@@ -70,7 +76,7 @@ class SyntheticAnomalyDetector(Detector):
         batches = SyntheticBatches(to_gray_resized(data.normal.images, load), self.task_, config.patch_settings(),
                                    image_size=size, centre=centre, degrees=config.rotation_degrees,
                                    batch_size=config.batch_size, seed=self.seed, workers=config.workers)
-        network = ResNetEncDec()
+        network = ResNetEncDec(width=self.config.width)
         accel = self._accel()
         try:
             info = train(network, batches, epochs=int(config.epochs), lr=config.lr, min_lr=config.min_lr,
@@ -129,7 +135,7 @@ class SyntheticAnomalyDetector(Detector):
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         from bench.methods.synthetic_anomaly.networks import ResNetEncDec
 
-        network = ResNetEncDec()
+        network = ResNetEncDec(width=self.config.width)
         network.load_state_dict(state["network"])
         self.network_ = network.to(self.device).eval()
         self.size_ = int(state["size"])

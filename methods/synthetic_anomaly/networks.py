@@ -66,25 +66,31 @@ class TransposeBasicBlock(nn.Module):
 
 
 class ResNetEncDec(nn.Module):
-    """ResNet-18 encoder-decoder: (B, 1, S, S) in [0, 1] -> (B, 1, S, S) sigmoid map (S a multiple of 32)."""
+    """ResNet-18 encoder-decoder: (B, 1, S, S) in [0, 1] -> (B, 1, S, S) sigmoid map (S a multiple of 32).
 
-    def __init__(self, in_channels: int = 1) -> None:
+    `width`: the first stage's channels, every other width in proportion; 64 is the official network (the smoke
+    presets use 16 so that a CPU learning check fits in a minute)."""
+
+    def __init__(self, in_channels: int = 1, width: int = 64) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, 64, 7, stride=2, padding=3, bias=False)
-        self.bn1 = _bn(64)
+        if width % 4:
+            raise ValueError(f"width must be a multiple of 4, got {width}")
+        w = width
+        self.conv1 = nn.Conv2d(in_channels, w, 7, stride=2, padding=3, bias=False)
+        self.bn1 = _bn(w)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
-        widths, inplanes = (64, 128, 256, 512), 64
+        widths, inplanes = (w, 2 * w, 4 * w, 8 * w), w
         for i, planes in enumerate(widths, start=1):
             stride = 1 if i == 1 else 2
             setattr(self, f"layer{i}", nn.Sequential(BasicBlock(inplanes, planes, stride), BasicBlock(planes, planes)))
             inplanes = planes
-        self.nin = nn.Sequential(nn.Conv2d(512, 256, 1, bias=False), nn.ReLU(inplace=True),
-                                 nn.Conv2d(256, 128, 1, bias=False), nn.ReLU(inplace=True))
-        self.uplayer1 = nn.Sequential(TransposeBasicBlock(128, 64))
-        self.uplayer2 = nn.Sequential(TransposeBasicBlock(64, 32))
-        self.uplayer3 = nn.Sequential(TransposeBasicBlock(32, 16))
-        self.convtranspose1 = nn.ConvTranspose2d(16, 1, 7, stride=2, padding=3, output_padding=1, bias=False)
+        self.nin = nn.Sequential(nn.Conv2d(8 * w, 4 * w, 1, bias=False), nn.ReLU(inplace=True),
+                                 nn.Conv2d(4 * w, 2 * w, 1, bias=False), nn.ReLU(inplace=True))
+        self.uplayer1 = nn.Sequential(TransposeBasicBlock(2 * w, w))
+        self.uplayer2 = nn.Sequential(TransposeBasicBlock(w, w // 2))
+        self.uplayer3 = nn.Sequential(TransposeBasicBlock(w // 2, w // 4))
+        self.convtranspose1 = nn.ConvTranspose2d(w // 4, 1, 7, stride=2, padding=3, output_padding=1, bias=False)
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")

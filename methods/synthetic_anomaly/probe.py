@@ -34,7 +34,7 @@ def probe_training(cls: Any, config: Any, data: DataShape, device: torch.device)
     finally:
         batches.close()
     torch.manual_seed(0)
-    network = ResNetEncDec()
+    network = ResNetEncDec(width=config.width)
     accel = cls(config, device=device)._accel()
     accel.prepare(network).train()
     optimizer = torch.optim.Adam(network.parameters(), lr=config.lr)

@@ -18,6 +18,7 @@ from bench.methods.synthetic_anomaly.batches import SyntheticBatches, crop_sizes
 from bench.methods.synthetic_anomaly.synthesis import (
     PatchSettings,
     _one_patch,
+    disk_median_near,
     half_widths,
     object_mask,
     patch_ex,
@@ -132,6 +133,17 @@ def test_nsa_label_is_the_logistic_of_the_median_intensity_change(seed):
     assert np.all((label >= 0) & (label < 1))
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_the_windowed_disk_median_equals_the_whole_image_median_where_it_is_used(seed):
+    rng = np.random.default_rng(seed)
+    where = np.zeros((96, 96), np.uint8)
+    r, c = rng.integers(0, 80, 2)
+    where[r:r + rng.integers(3, 16), c:c + rng.integers(3, 16)] = 1
+    values = (rng.integers(0, 256, where.shape) * where).astype(float)
+    full = median(values, disk(5))
+    np.testing.assert_array_equal(disk_median_near(values, where, 5)[where > 0], full[where > 0])
+
+
 def test_poisson_blend_equals_opencv_mixed_clone():
     """A fixed case: the core's clone equals cv2.seamlessClone(MIXED_CLONE) on 3-channel images with zero
     channels 2 and 3 (the official padding), and differs from NORMAL_CLONE (the mode matters). OpenCV writes into
@@ -145,8 +157,10 @@ def test_poisson_blend_equals_opencv_mixed_clone():
     ours = poisson_clone(patch, dest, mask, (50, 40))
     assert np.array_equal(mask, kept)
     np.testing.assert_array_equal(poisson_clone(patch, dest, mask, (50, 40)), ours)
-    z = np.zeros_like
-    pad = (lambda a: np.dstack([a, z(a), z(a)]))
+
+    def pad(a: np.ndarray) -> np.ndarray:
+        return np.dstack([a, np.zeros_like(a), np.zeros_like(a)])
+
     mixed = cv2.seamlessClone(pad(patch), pad(dest), kept.copy(), (50, 40), cv2.MIXED_CLONE)[..., 0]
     normal = cv2.seamlessClone(pad(patch), pad(dest), kept.copy(), (50, 40), cv2.NORMAL_CLONE)[..., 0]
     np.testing.assert_array_equal(ours, mixed)
