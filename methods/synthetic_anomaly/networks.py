@@ -68,8 +68,8 @@ class TransposeBasicBlock(nn.Module):
 class ResNetEncDec(nn.Module):
     """ResNet-18 encoder-decoder: (B, 1, S, S) in [0, 1] -> (B, 1, S, S) sigmoid map (S a multiple of 32).
 
-    `width`: the first stage's channels, every other width in proportion; 64 is the official network (the smoke
-    presets use 16 so that a CPU learning check fits in a minute)."""
+    `width`: the first stage's channels, every other width in proportion; 64 is the official network (every preset
+    keeps it; at 16 the learning check learned less per CPU-second)."""
 
     def __init__(self, in_channels: int = 1, width: int = 64) -> None:
         super().__init__()

@@ -23,7 +23,7 @@ class SyntheticAnomalyConfig:
     """Defaults are the official code's; the patch constants are `train_chest_xray.py`'s module constants."""
 
     image_size: ImageSize = OFFICIAL_SIZE  # network input (a multiple of 32); 64: SAGAN's stated resolution
-    width: PositiveInt = 64  # the network's first-stage channels; 64 is the official ResNet-18 (smoke: 16)
+    width: PositiveInt = 64  # the network's first-stage channels; 64 is the official ResNet-18 (every preset)
     epochs: PositiveInt | None = None  # None: the official epochs for the run's data set (epochs_for)
     batch_size: PositiveInt = 64
     lr: PositiveFloat = 1e-3

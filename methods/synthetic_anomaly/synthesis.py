@@ -22,7 +22,7 @@ import dataclasses
 
 import cv2
 import numpy as np
-from skimage.filters import median
+from skimage.filters import rank
 from skimage.morphology import disk
 
 from bench.methods.synthetic_anomaly.tasks import (
@@ -122,17 +122,20 @@ def label_map(dest: np.ndarray, result: np.ndarray, patches: np.ndarray, task: T
 
 
 def disk_median_near(values: np.ndarray, where: np.ndarray, radius: int) -> np.ndarray:
-    """skimage.filters.median(values, disk(radius)) at the pixels of `where` (elsewhere 0), computed on the box
-    around them widened by `radius` (every disk around such a pixel lies in the box or meets the image border, as
-    in the full image), in uint8: `values` are whole numbers 0-255 and the disk holds an odd count, so the median is
-    one of them. 20 to 50 times faster than the whole image at 224 px; equal to it (tested)."""
+    """skimage.filters.median(values, disk(radius)) (the official label's filter) at the pixels of `where`
+    (elsewhere 0), computed on the box around them widened by `radius` (every disk around such a pixel lies in the
+    box or meets the image border, as in the full image), in uint8: `values` are whole numbers 0-255 and the disk
+    holds an odd count, so the median is one of them. Equal to the whole-image filter where used (tested)."""
     out = np.zeros(values.shape, dtype=np.float64)
     rows, cols = np.nonzero(where)
     if rows.size == 0:
         return out
     r0, r1 = max(rows.min() - radius, 0), min(rows.max() + radius + 1, values.shape[0])
     c0, c1 = max(cols.min() - radius, 0), min(cols.max() + radius + 1, values.shape[1])
-    out[r0:r1, c0:c1] = median(values[r0:r1, c0:c1].astype(np.uint8), disk(radius))
+    # The window padded by its edge values (scipy's 'nearest' mode, skimage's default for median) so that every disk
+    # lies inside; there the histogram median of skimage.filters.rank equals the sorting median, and is faster.
+    window = np.pad(values[r0:r1, c0:c1].astype(np.uint8), radius, mode="edge")
+    out[r0:r1, c0:c1] = rank.median(window, disk(radius))[radius:-radius, radius:-radius]
     return out
 
 

@@ -139,6 +139,7 @@ def test_the_windowed_disk_median_equals_the_whole_image_median_where_it_is_used
     where = np.zeros((96, 96), np.uint8)
     r, c = rng.integers(0, 80, 2)
     where[r:r + rng.integers(3, 16), c:c + rng.integers(3, 16)] = 1
+    where[-rng.integers(1, 8):, : rng.integers(1, 20)] = 1  # a region at the image border
     values = (rng.integers(0, 256, where.shape) * where).astype(float)
     full = median(values, disk(5))
     np.testing.assert_array_equal(disk_median_near(values, where, 5)[where > 0], full[where > 0])
