@@ -12,7 +12,7 @@ import torch
 
 from bench.estimate import CostProbe, DataShape, peak_memory, timed, warm_timed
 
-CPU_PROBE_BUDGET_S = 2.0  # on CPU, time one image per batch, then the whole batch if that fits in this budget
+CPU_PROBE_BUDGET_S = 2.0  # on CPU, time two images per batch, then the whole batch if that fits in this budget
 ADAM_COPIES = 1  # detector.pt holds the weights only (no training checkpoints)
 
 
@@ -45,7 +45,7 @@ def probe_training(cls: Any, config: Any, data: DataShape, device: torch.device)
         return warm_timed(lambda: train_step(network, network.logits, optimizer, accel, x, y), device)
 
     with peak_memory(device) as peak:
-        probe_batch = batch if device.type == "cuda" else 1
+        probe_batch = batch if device.type == "cuda" else min(batch, 2)  # BatchNorm needs 2 at 32 px
         step = step_at(probe_batch)
         if probe_batch < batch and step * batch < CPU_PROBE_BUDGET_S:
             probe_batch, step = batch, step_at(batch)
