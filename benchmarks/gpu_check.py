@@ -9,6 +9,9 @@ under 8 minutes there. Writes `results/gpu-check.json` and a short Markdown summ
    (iterations capped to a time budget where the dry-run probe says the preset would not fit; the JSON says so).
 3. PaDiM, PatchCore and GANomaly `fast` on the synthetic set with `pretrained=false` (nothing downloaded).
 4. Score agreement of one trained detector (the HealthyGAN of part 2) scored in bf16 against fp32.
+5. The self-supervised family (benchmarks.synthetic_anomaly): synthetic batches/s of the four tasks (inline and on 8
+   threads) against the ResNet-18 encoder-decoder's training steps/s at 224 px, batch 64; and NSA `fast` (20 epochs)
+   on the synthetic set through the real runner.
 
 `--cpu-smoke` runs every part for a few steps with tiny networks on CPU (the test suite runs it), writing
 `gpu-check-cpu-smoke.json` / `.md` instead. A part that fails is recorded with its error; the script then exits 1.
@@ -40,6 +43,8 @@ COMPILE_ALLOWANCE_S = 45.0  # of that budget, set aside for inductor
 SMOKE_NETS: dict[str, Any] = {"g_conv_dim": 4, "g_res_blocks": 1, "d_conv_dim": 4}
 SMOKE_STEP = {"healthygan": (16, 4), "sagan": (32, 4)}
 SMOKE_RUN = {"healthygan": {"image_size": "16"}, "sagan": {"image_size": "32"}}
+SSL_FAST = {"epochs": "20"}  # part 5's NSA run: the fast preset's 64 px and 8 threads, fewer epochs
+SSL_SMOKE = {"image_size": "32", "epochs": "1", "batch_size": "4", "workers": "2"}
 SMOKE_DATA = {"n_normal": 24, "unlabeled_size": 16, "n_val": 4, "n_test": 8, "generate_size": 64}
 
 
@@ -159,6 +164,22 @@ def score_agreement(check: Check) -> dict[str, Any]:
             "auc_bf16": float(roc_auc_score(test.labels, bf16))}
 
 
+def ssl_throughput(check: Check) -> dict[str, Any]:
+    """Synthesis vs training rates of the self-supervised family (which one bounds a run)."""
+    from benchmarks.synthetic_anomaly import measure
+
+    if check.smoke:
+        return measure(check.device, 32, 4, [0, 2], ["nsa"], batches=1, steps=1)
+    return measure(check.device, 224, 64, [0, 8], ["cutpaste", "fpi", "pii", "nsa"], batches=5, steps=20,
+                   compile=check.compile)
+
+
+def ssl_run(check: Check, name: str) -> dict[str, Any]:
+    result = run_preset(check, name, SSL_SMOKE if check.smoke else SSL_FAST)
+    result.pop("folder")
+    return result
+
+
 def run_part(results: dict[str, Any], section: str, key: str, fn: Callable[[], dict[str, Any]]) -> None:
     """Run one part, recording its result or its error (the check goes on)."""
     start = time.perf_counter()
@@ -214,9 +235,30 @@ def markdown(results: Mapping[str, Any]) -> str:
                   f"max |diff| {agreement['max_abs_diff']:.2g} (mean score {agreement['mean_score']:.3g}), Spearman "
                   f"{agreement['spearman']:.4f}, AUC {agreement['auc_fp32']:.4f} (fp32) vs {agreement['auc_bf16']:.4f}"
                   " (bf16)."]
+    lines += ssl_markdown(results.get("self_supervised", {}))
     if results["errors"]:
         lines += ["", "Failed parts:", *(f"- {e}" for e in results["errors"])]
     return "\n".join(lines) + "\n"
+
+
+def ssl_markdown(section: Mapping[str, Any]) -> list[str]:
+    """Part 5's lines: steps/s against each task's synthetic batches/s, and the NSA run."""
+    lines = [""]
+    throughput = section.get("throughput", {})
+    if "steps_per_s" in throughput:
+        steps = throughput["steps_per_s"]
+        lines.append(f"Self-supervised family at {throughput['size']} px, batch {throughput['batch']}: training "
+                     f"{steps['ours']:.2f} steps/s (fp32 eager {steps['fp32_eager']:.2f}); synthetic batches/s by "
+                     "threads: " + "; ".join(f"{task} " + ", ".join(f"{rate:.1f} ({threads})" for threads, rate in
+                                                                    row["batches_per_s"].items())
+                                             + f" ({row['bottleneck']} bounds it)"
+                                             for task, row in throughput["synthesis"].items()) + ".")
+    elif throughput:
+        lines.append(f"Self-supervised throughput: failed ({throughput.get('error')}).")
+    nsa = section.get("nsa", {})
+    if "auc" in nsa:
+        lines.append(f"NSA fast (synthetic, {nsa['overrides']}): test AUC {nsa['auc']:.3f}, {nsa['wall_s']:.0f} s.")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -240,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"mode": mode, "elapsed_s": 0.0,
                                "device": device_info(device, requested=requested), "torch": torch.__version__,
                                "step_throughput": {}, "fast_runs": {}, "baselines": {}, "score_agreement": {},
-                               "errors": []}
+                               "self_supervised": {}, "errors": []}
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as work:
         check = Check(device, options.cpu_smoke, Path(work), compile=not options.no_compile,
                       run_budget_s=options.run_budget)
@@ -248,7 +290,9 @@ def main(argv: list[str] | None = None) -> int:
             *(("step_throughput", name, lambda name=name: step_throughput(check, name)) for name in GANS),
             *(("fast_runs", name, lambda name=name: fast_gan_run(check, name)) for name in GANS),
             *(("baselines", name, lambda name=name: baseline_run(check, name)) for name in BASELINES),
-            ("score_agreement", "healthygan", lambda: score_agreement(check))]
+            ("score_agreement", "healthygan", lambda: score_agreement(check)),
+            ("self_supervised", "throughput", lambda: ssl_throughput(check)),
+            ("self_supervised", "nsa", lambda: ssl_run(check, "nsa"))]
         for section, key, fn in parts:
             run_part(results, section, key, fn)
             results["elapsed_s"] = time.perf_counter() - started

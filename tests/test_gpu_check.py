@@ -35,6 +35,9 @@ def check_complete(results: dict, tmp_path: Path) -> None:
     assert all(0 <= row["auc"] <= 1 for row in results["baselines"].values())
     agreement = results["score_agreement"]["healthygan"]
     assert agreement["max_abs_diff"] < 0.05 and agreement["images"] > 0
+    ssl = results["self_supervised"]
+    assert ssl["throughput"]["steps_per_s"]["ours"] > 0 and ssl["throughput"]["synthesis"]["nsa"]["bottleneck"]
+    assert 0 <= ssl["nsa"]["auc"] <= 1
     summary = (tmp_path / "out" / "gpu-check-cpu-smoke.md").read_text()
     assert "| healthygan |" in summary and "Score agreement" in summary and "Failed parts" not in summary
 
