@@ -157,7 +157,8 @@ class DDADTraining:
         finally:
             log.close()
         k = self.config.n_networks
-        info = {"phases": [p.name for p in self.phases], "steps": self.total_steps(), "resumed_from": resumed_from,
+        info = {"images": {name: len(images) for name, images in self.sets.items()},
+                "phases": [p.name for p in self.phases], "steps": self.total_steps(), "resumed_from": resumed_from,
                 "seconds": time.perf_counter() - start,
                 "epochs": {p.name: p.epochs for p in self.phases},
                 "steps_per_epoch": {p.name: self._phase_steps(p) // p.epochs for p in self.phases},
