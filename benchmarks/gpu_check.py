@@ -8,7 +8,9 @@ under 8 minutes there. Writes `results/gpu-check.json` and a short Markdown summ
 2. `--preset fast` of HealthyGAN and SAGAN on the synthetic set through the real runner: test AUC and wall time
    (iterations capped to a time budget where the dry-run probe says the preset would not fit; the JSON says so).
 3. PaDiM, PatchCore and GANomaly `fast` on the synthetic set with `pretrained=false` (nothing downloaded).
-4. Score agreement of one trained detector (the HealthyGAN of part 2) scored in bf16 against fp32.
+4. DDAD's autoencoder and ASR-Net steps at paper size (64 px, batch 64 / 8; benchmarks.ddad_step): ours against
+   fp32 eager, as for the GANs (the ASR ratio in the JSON).
+5. Score agreement of one trained detector (the HealthyGAN of part 2) scored in bf16 against fp32.
 
 `--cpu-smoke` runs every part for a few steps with tiny networks on CPU (the test suite runs it), writing
 `gpu-check-cpu-smoke.json` / `.md` instead. A part that fails is recorded with its error; the script then exits 1.
@@ -158,6 +160,13 @@ def score_agreement(check: Check) -> dict[str, Any]:
             "auc_bf16": float(roc_auc_score(test.labels, bf16))}
 
 
+def ddad_step(check: Check) -> dict[str, Any]:
+    """DDAD's steps, ours vs fp32 eager (benchmarks.ddad_step), in the step-throughput table."""
+    from benchmarks.ddad_step import ddad_step_throughput
+
+    return ddad_step_throughput(check.device, smoke=check.smoke, compile=check.compile)
+
+
 def run_part(results: dict[str, Any], section: str, key: str, fn: Callable[[], dict[str, Any]]) -> None:
     """Run one part, recording its result or its error (the check goes on)."""
     start = time.perf_counter()
@@ -189,7 +198,7 @@ def markdown(results: Mapping[str, Any]) -> str:
     device = results["device"]
     lines = [f"# gpu-check ({results['mode']})", "", f"Device: {device.get('gpu', device['device'])} "
              f"({device.get('reason', '')}); torch {results['torch']}; {results['elapsed_s']:.0f} s in all.",
-             "", "| GAN step | setting | ours it/s | fp32 eager it/s | ratio | ours peak MB | fp32 peak MB |",
+             "", "| training step | setting | ours it/s | fp32 eager it/s | ratio | ours peak MB | fp32 peak MB |",
              "|---|---|---:|---:|---:|---:|---:|"]
     for name, row in results["step_throughput"].items():
         if "error" in row:
@@ -245,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
                       run_budget_s=options.run_budget)
         parts: list[tuple[str, str, Callable[[], dict[str, Any]]]] = [
             *(("step_throughput", name, lambda name=name: step_throughput(check, name)) for name in GANS),
+            ("step_throughput", "ddad", lambda: ddad_step(check)),
             *(("fast_runs", name, lambda name=name: fast_gan_run(check, name)) for name in GANS),
             *(("baselines", name, lambda name=name: baseline_run(check, name)) for name in BASELINES),
             ("score_agreement", "healthygan", lambda: score_agreement(check))]
