@@ -66,7 +66,7 @@ def probe_training(config: DDADConfig, data: DataShape, device: torch.device) ->
     total_steps = sum(steps.values())
     total_seconds = sum(s * (seconds["asr"] * scale_asr if name == "asr" else seconds["ae"] * scale_ae)
                         for name, s in steps.items())
-    notes = [] if not cpu else [f"timed at batch {probe_config.batch_size} / {probe_config.asr_batch_size}, "
+    notes = [] if not cpu else [f"timed at batch {probe_config.batch_size} (ASR {probe_config.asr_batch_size}), "
                                 "scaled by the batch (upper bound)"]
     if Accel.for_device(device, compile=config.compile, mode=config.accel).compile:
         notes.append("compile not timed (eager)")
@@ -79,7 +79,8 @@ def probe_training(config: DDADConfig, data: DataShape, device: torch.device) ->
     return CostProbe(
         parameters=n_ae * count_parameters(ae) + (0 if refine is None else count_parameters(refine)),
         seconds_per_step=total_seconds / total_steps, steps=total_steps,
-        step=f"optimiser step (autoencoders batch {config.batch_size}, ASR-Net batch {config.asr_batch_size})",
+        step=f"optimiser step (autoencoders batch {config.batch_size}"
+             + (f", ASR-Net batch {config.asr_batch_size})" if config.score in REFINED else ")"),
         peak_memory_mb=peak.mb, state_bytes=n_ae * ae_bytes + refine_bytes + 4096,
         checkpoint_bytes=n_ae * ae_bytes + refine_bytes + ADAM_COPIES * max(ae_bytes, refine_bytes),
         log_bytes=sum(p.epochs for p in plan) * LOG_ROW_BYTES * (2 if tensorboard else 1),
