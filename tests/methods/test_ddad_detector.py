@@ -110,3 +110,18 @@ def test_every_backbone_and_score_fits_and_maps(tiny_data, backbone, score):
     assert np.isfinite(scores).all() and maps.shape == (4, *test.size)
     assert ("asr" in fitted.run_info()["training"]["parameters"]) == score.startswith("r-")
     np.testing.assert_allclose(scores, maps.mean(axis=(1, 2)), rtol=0.05)  # the score is its map's mean
+
+
+def test_cost_probe_counts_the_runs_steps_and_networks():
+    import torch
+
+    from bench.estimate import DataShape
+
+    config = DDADDetector.preset("tiny", TINY_RUN)
+    shape = DataShape("synthetic", 64, 1, {"train_normal": 48, "train_unlabeled": 32, "val": 16, "test": 24})
+    probe = DDADDetector.cost_probe(config, shape, torch.device("cpu"))
+    assert probe.steps == 49  # as the fit above: 3 x 10 + 3 x 6 + 1
+    ae = count_parameters(build_backbone("ae", latent_size=16, multiplier=0.5, image_size=32, mem_dim=25,
+                                         shrink_threshold=0.0))
+    assert probe.parameters == 6 * ae + count_parameters(RefineNet(2, 2, 32))
+    assert probe.seconds_per_step > 0 and probe.wall_seconds > 0
