@@ -63,13 +63,13 @@ PRESETS: dict[str, DDADConfig] = {
     "paper": DDADConfig(),
     # Minutes on one GPU: the paper's networks, batch and schedule shape, 50 AE epochs and 20 ASR epochs.
     "fast": DDADConfig(epochs=50, asr_epochs=20, checkpoint_every=10, compile=True),
-    # CPU-minutes (make demo, the learning check): half-width networks at 32 px, batch 16, 10 epochs at lr 2e-3 (at
+    # CPU-minutes (make demo, the learning check): half-width networks at 32 px, batch 16, 16 epochs at lr 2e-3 (at
     # the paper's 5e-4 the autoencoders learn too little in a run this short), and the inter-discrepancy |mu_A -
     # mu_B| as the score: DDAD's dual-distribution score without the ASR-Net, whose refinement needs far more
     # training than a CPU-minute (R_dual measured AUC 0.34-0.54 here). `--set score=r-dual` trains it (2 epochs).
     # Measured on the learning split: README and tests/conformance/learning_floors.toml.
-    "smoke": DDADConfig(score="inter", image_size=32, multiplier=0.5, batch_size=16, epochs=10, lr=2e-3,
-                        asr_epochs=2, asr_batch_size=16, asr_channels=32, checkpoint_every=5, amp=False,
+    "smoke": DDADConfig(score="inter", image_size=32, multiplier=0.5, batch_size=16, epochs=16, lr=2e-3,
+                        asr_epochs=2, asr_batch_size=16, asr_channels=32, checkpoint_every=4, amp=False,
                         channels_last=False),
 }
 # Seconds on a CPU (the contract checks: a fitted detector, not a good one): the smoke networks at batch 64 (one step
