@@ -8,8 +8,10 @@ under 8 minutes there. Writes `results/gpu-check.json` and a short Markdown summ
 2. `--preset fast` of HealthyGAN and SAGAN on the synthetic set through the real runner: test AUC and wall time
    (iterations capped to a time budget where the dry-run probe says the preset would not fit; the JSON says so).
 3. PaDiM, PatchCore and GANomaly `fast` on the synthetic set with `pretrained=false` (nothing downloaded).
-4. Score agreement of one trained detector (the HealthyGAN of part 2) scored in bf16 against fp32.
-5. The self-supervised family (benchmarks.synthetic_anomaly): synthetic batches/s of the four tasks (inline and on 8
+4. DDAD's autoencoder and ASR-Net steps at paper size (64 px, batch 64 / 8; benchmarks.ddad_step): ours against
+   fp32 eager, as for the GANs (the ASR ratio in the JSON).
+5. Score agreement of one trained detector (the HealthyGAN of part 2) scored in bf16 against fp32.
+6. The self-supervised family (benchmarks.synthetic_anomaly): synthetic batches/s of the four tasks (inline and on 8
    threads) against the ResNet-18 encoder-decoder's training steps/s at 224 px, batch 64; and NSA `fast` (20 epochs)
    on the synthetic set through the real runner.
 
@@ -43,7 +45,7 @@ COMPILE_ALLOWANCE_S = 45.0  # of that budget, set aside for inductor
 SMOKE_NETS: dict[str, Any] = {"g_conv_dim": 4, "g_res_blocks": 1, "d_conv_dim": 4}
 SMOKE_STEP = {"healthygan": (16, 4), "sagan": (32, 4)}
 SMOKE_RUN = {"healthygan": {"image_size": "16"}, "sagan": {"image_size": "32"}}
-SSL_FAST = {"epochs": "20"}  # part 5's NSA run: the fast preset's 64 px and 8 threads, fewer epochs
+SSL_FAST = {"epochs": "20"}  # part 6's NSA run: the fast preset's 64 px and 8 threads, fewer epochs
 SSL_SMOKE = {"image_size": "32", "epochs": "1", "batch_size": "4", "workers": "2"}
 SMOKE_DATA = {"n_normal": 24, "unlabeled_size": 16, "n_val": 4, "n_test": 8, "generate_size": 64}
 
@@ -164,6 +166,13 @@ def score_agreement(check: Check) -> dict[str, Any]:
             "auc_bf16": float(roc_auc_score(test.labels, bf16))}
 
 
+def ddad_step(check: Check) -> dict[str, Any]:
+    """DDAD's steps, ours vs fp32 eager (benchmarks.ddad_step), in the step-throughput table."""
+    from benchmarks.ddad_step import ddad_step_throughput
+
+    return ddad_step_throughput(check.device, smoke=check.smoke, compile=check.compile)
+
+
 def ssl_throughput(check: Check) -> dict[str, Any]:
     """Synthesis vs training rates of the self-supervised family (which one bounds a run)."""
     from benchmarks.synthetic_anomaly import measure
@@ -211,7 +220,7 @@ def markdown(results: Mapping[str, Any]) -> str:
     device = results["device"]
     lines = [f"# gpu-check ({results['mode']})", "", f"Device: {device.get('gpu', device['device'])} "
              f"({device.get('reason', '')}); torch {results['torch']}; {results['elapsed_s']:.0f} s in all.",
-             "", "| GAN step | setting | ours it/s | fp32 eager it/s | ratio | ours peak MB | fp32 peak MB |",
+             "", "| training step | setting | ours it/s | fp32 eager it/s | ratio | ours peak MB | fp32 peak MB |",
              "|---|---|---:|---:|---:|---:|---:|"]
     for name, row in results["step_throughput"].items():
         if "error" in row:
@@ -288,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
                       run_budget_s=options.run_budget)
         parts: list[tuple[str, str, Callable[[], dict[str, Any]]]] = [
             *(("step_throughput", name, lambda name=name: step_throughput(check, name)) for name in GANS),
+            ("step_throughput", "ddad", lambda: ddad_step(check)),
             *(("fast_runs", name, lambda name=name: fast_gan_run(check, name)) for name in GANS),
             *(("baselines", name, lambda name=name: baseline_run(check, name)) for name in BASELINES),
             ("score_agreement", "healthygan", lambda: score_agreement(check)),

@@ -31,6 +31,8 @@ def check_complete(results: dict, tmp_path: Path) -> None:
         assert step["ours"]["it_s"] > 0 and step["reference"]["it_s"] > 0 and step["ratio"] > 0
         assert step["ours_accel"]["amp"] == "bf16" and step["ours_accel"]["channels_last"]
         assert 0 <= results["fast_runs"][name]["auc"] <= 1
+    ddad = results["step_throughput"]["ddad"]
+    assert ddad["ratio"] > 0 and ddad["asr_ratio"] > 0 and ddad["ours_accel"]["amp"] == "bf16"
     assert set(results["baselines"]) == {"padim", "patchcore", "ganomaly"}
     assert all(0 <= row["auc"] <= 1 for row in results["baselines"].values())
     agreement = results["score_agreement"]["healthygan"]
