@@ -43,7 +43,7 @@ class SAGANConfig(GANBaseConfig):
     iterations: PositiveInt = 100_000  # D steps (one G step per n_critic of them)
     batch_size: PositiveInt = 64  # the paper's; the public training script used 32
     # Checkpoints and selection. Never the test split (the authors' code selected on it).
-    selection: Literal["last", "val-auc", "val-auc-or-last", "fid"] = "last"
+    selection: Literal["last", "val-auc", "val-auc-or-last", "fid", "aucp"] = "last"
     checkpoint_every: PositiveInt = 5_000
 
 
