@@ -30,7 +30,7 @@ class Generator(nn.Module):
     """x (B, C, H, W) in [-1, 1] -> the additive map m (B, 1, H, W), unbounded.
 
     `conv_dim` base channels, two stride-2 stages (width doubles per stage), `res_blocks` residual blocks at the
-    bottleneck. The authors': conv_dim 64, res_blocks 6, 3 input channels (8,422,784 parameters, the official
+    bottleneck. The authors': conv_dim 64, res_blocks 6, 3 input channels (8,408,576 parameters, as the official
     module's count).
     """
 
