@@ -205,5 +205,5 @@ class SelectionTracker:
         self.best_value = state["best_value"]
 
 
-__all__ = ["POLICIES", "AUCpSelector", "FIDSelector", "SelectionSetup", "SelectionTracker", "Selector", "ValAUCSelector",
-           "fid_from_features", "make_selector", "setup_selection"]
+__all__ = ["POLICIES", "AUCpSelector", "FIDSelector", "SelectionSetup", "SelectionTracker", "Selector",
+           "ValAUCSelector", "fid_from_features", "make_selector", "setup_selection"]
