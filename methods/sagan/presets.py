@@ -1,8 +1,9 @@
 """SAGAN's hyperparameters: one frozen dataclass, three named presets (`--set key=value` overrides any field).
 
 Ablations of the paper's Table 3 are switches: `acm=false` (whole images, no positional codes), `arrm=false`
-(no attention gates, skips or fusion: a plain decoder), both false (the Brainomaly-like baseline),
-`pseudo_anomalies=false` (no FPI term). Table 4's anomaly ratio is a data-set key: `--set data.anomaly_ratio=...`.
+(no attention gates, skips or fusion: a plain decoder), both false (bench's own ablation; the paper's baseline is
+Brainomaly, the `brainomaly` method), `pseudo_anomalies=false` (no FPI term). Table 4's anomaly ratio is a data-set
+key: `--set data.anomaly_ratio=...`.
 """
 
 from __future__ import annotations
