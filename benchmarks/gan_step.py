@@ -212,3 +212,30 @@ def sagan_case(args: BenchArgs) -> StepCase:
                    f"D {config.d_conv_dim}), {args.size}px x{config.channels}, batch {args.batch_size}, "
                    f"{args.device.type}")
     return StepCase(description, config.n_critic, sides.ours, reference, notes=str(sides.accel), accel=sides.accel)
+
+
+@case("brainomaly")
+def brainomaly_case(args: BenchArgs) -> StepCase:
+    """Brainomaly: our loop step (G on A and B in one pass, reused by the G step; D on real and fake in one pass)
+    vs the authors' separate passes in fp32 eager."""
+    from bench.methods.brainomaly.presets import PRESETS
+    from bench.methods.brainomaly.trainer import HEALTHY, MIXED, BrainomalySteps, build_networks
+
+    config = dataclasses.replace(PRESETS[args.preset], image_size=args.size, batch_size=args.batch_size,
+                                 **args.overrides)
+    sides = build_sides(args, config, build_networks, BrainomalySteps, (MIXED, HEALTHY))
+    ref_g, ref_d = sides.ref_g, sides.ref_d
+    mixed, healthy = sides.batch[MIXED], sides.batch[HEALTHY]
+
+    def reference() -> None:
+        for _ in range(config.n_critic):
+            with torch.no_grad():
+                fake = torch.tanh(mixed + ref_g(mixed))
+            reference_critic_step(sides, healthy, fake, config.lambda_gp)
+        adversarial = -ref_d(torch.tanh(mixed + ref_g(mixed))).mean()
+        identity = (healthy - torch.tanh(healthy + ref_g(healthy))).abs().mean()
+        reference_generator_step(sides, adversarial + config.lambda_id * identity)
+
+    description = (f"{args.preset} nets (G {config.g_conv_dim}/{config.g_res_blocks} res, D {config.d_conv_dim}), "
+                   f"{args.size}px x{config.channels}, batch {args.batch_size}, {args.device.type}")
+    return StepCase(description, config.n_critic, sides.ours, reference, notes=str(sides.accel), accel=sides.accel)

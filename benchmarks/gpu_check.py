@@ -1,12 +1,14 @@
 """`make gpu-check` (`python -m benchmarks.gpu_check`): one script for the first machine with a GPU, meant to finish in
 under 8 minutes there. Writes `results/gpu-check.json` and a short Markdown summary beside it.
 
-1. Training-step throughput of both GANs at paper size (HealthyGAN: G 8.4M + D, batch 16, 128 px; SAGAN: G 44.8M
-   + D, batch 64, 64 px): our step (bf16 autocast + channels_last + torch.compile of G, `accel=on`) against a plain
+1. Training-step throughput of the GANs at paper size (HealthyGAN: G 8.4M + D, batch 16, 128 px; SAGAN: G 44.8M
+   + D, batch 64, 64 px; Brainomaly: G 8.4M + D 44.7M, 3 channels, batch 16, 192 px):
+   our step (bf16 autocast + channels_last + torch.compile of G, `accel=on`) against a plain
    fp32 eager step of the same networks in the same process (benchmarks.gan_step), as a ratio, with the peak GPU
    memory of each side.
-2. `--preset fast` of HealthyGAN and SAGAN on the synthetic set through the real runner: test AUC and wall time
-   (iterations capped to a time budget where the dry-run probe says the preset would not fit; the JSON says so).
+2. `--preset fast` of HealthyGAN, SAGAN and Brainomaly on the synthetic set through the real runner: test AUC and
+   wall time (iterations capped to a time budget where the dry-run probe says the preset would not fit; the JSON
+   says so).
 3. PaDiM, PatchCore and GANomaly `fast` on the synthetic set with `pretrained=false` (nothing downloaded).
 4. DDAD's autoencoder and ASR-Net steps at paper size (64 px, batch 64 / 8; benchmarks.ddad_step): ours against
    fp32 eager, as for the GANs (the ASR ratio in the JSON).
@@ -34,17 +36,17 @@ from typing import Any
 import numpy as np
 import torch
 
-GANS = ("healthygan", "sagan")
+GANS = ("healthygan", "sagan", "brainomaly")
 BASELINES: dict[str, dict[str, str]] = {"padim": {"pretrained": "false"}, "patchcore": {"pretrained": "false"},
                                         "ganomaly": {}}
 OURS: dict[str, Any] = {"accel": "on", "amp": True, "channels_last": True, "compile": True}
-PAPER_STEP = {"healthygan": (128, 16), "sagan": (64, 64)}  # (px, batch) at paper size
+PAPER_STEP = {"healthygan": (128, 16), "sagan": (64, 64), "brainomaly": (192, 16)}  # (px, batch) at paper size
 FAST_RUN_BUDGET_S = 100.0  # per GAN in part 2, compile included
 COMPILE_ALLOWANCE_S = 45.0  # of that budget, set aside for inductor
 # --cpu-smoke: the tiny networks of tests/methods/test_gan_accel.py (same compiled graphs), a few steps each.
 SMOKE_NETS: dict[str, Any] = {"g_conv_dim": 4, "g_res_blocks": 1, "d_conv_dim": 4}
-SMOKE_STEP = {"healthygan": (16, 4), "sagan": (32, 4)}
-SMOKE_RUN = {"healthygan": {"image_size": "16"}, "sagan": {"image_size": "32"}}
+SMOKE_STEP = {"healthygan": (16, 4), "sagan": (32, 4), "brainomaly": (16, 4)}
+SMOKE_RUN = {"healthygan": {"image_size": "16"}, "sagan": {"image_size": "32"}, "brainomaly": {"image_size": "16"}}
 SSL_FAST = {"epochs": "20"}  # part 6's NSA run: the fast preset's 64 px and 8 threads, fewer epochs
 SSL_SMOKE = {"image_size": "32", "epochs": "1", "batch_size": "4", "workers": "2"}
 SMOKE_DATA = {"n_normal": 24, "unlabeled_size": 16, "n_val": 4, "n_test": 8, "generate_size": 64}

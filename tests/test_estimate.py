@@ -34,7 +34,7 @@ def test_data_shape_comes_from_the_protocol_without_touching_the_data(tmp_path):
     assert not (tmp_path / "data").exists()
 
 
-@pytest.mark.parametrize("name", ["healthygan", "sagan"])
+@pytest.mark.parametrize("name", ["healthygan", "sagan", "brainomaly"])
 def test_gan_probe_times_the_presets_networks_and_counts_its_iterations(name):
     cls = registry.get_method(name)
     config = cls.preset("tiny")

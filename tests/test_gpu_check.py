@@ -26,7 +26,7 @@ def gpu_check(tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess,
 
 def check_complete(results: dict, tmp_path: Path) -> None:
     assert results["errors"] == []
-    for name in ("healthygan", "sagan"):
+    for name in ("healthygan", "sagan", "brainomaly"):
         step = results["step_throughput"][name]
         assert step["ours"]["it_s"] > 0 and step["reference"]["it_s"] > 0 and step["ratio"] > 0
         assert step["ours_accel"]["amp"] == "bf16" and step["ours_accel"]["channels_last"]
@@ -56,4 +56,4 @@ def test_cpu_smoke_runs_every_part_with_compile(tmp_path):
     """Slow on a cold inductor cache (C++ for both GANs' graphs: minutes on 2 cores); seconds on a warm one."""
     _, results = gpu_check(tmp_path)
     check_complete(results, tmp_path)
-    assert all(results["step_throughput"][n]["ours_accel"]["compile"] for n in ("healthygan", "sagan"))
+    assert all(results["step_throughput"][n]["ours_accel"]["compile"] for n in ("healthygan", "sagan", "brainomaly"))

@@ -6,7 +6,7 @@ n_critic scheduling, bf16 autocast / channels_last / compile (on CUDA only with 
 TensorBoard when installed), progress bar, atomic checkpoints with exact resume (modules, optimisers,
 iteration, every RNG, the batch sampler), divergence handling (non-finite losses: restore the last checkpoint
 and halve the lr once; a second time raise `DivergenceError`) and checkpoint selection (`last`, `val-auc`,
-`fid`).
+`fid`, `aucp`).
 
 A GAN plugin is three pieces on top of it (HealthyGAN and SAGAN are complete examples):
 - `detector.GANDetector`: subclass it, set `recipe`, write `_translate` (x -> x') and `_save_samples` (the
@@ -63,6 +63,7 @@ from bench.methods._gan.loop import DivergenceError, GANLoop, GANSteps, LoopSett
 from bench.methods._gan.samples import save_sample_grid
 from bench.methods._gan.selection import (
     POLICIES,
+    AUCpSelector,
     FIDSelector,
     SelectionSetup,
     SelectionTracker,
@@ -80,7 +81,7 @@ from bench.methods._gan.wgan import (
 )
 
 __all__ = [
-    "LAMBDA_GP", "POLICIES", "Accel", "DeviceSampler", "DivergenceError", "FIDSelector", "GANLoop",
+    "LAMBDA_GP", "POLICIES", "AUCpSelector", "Accel", "DeviceSampler", "DivergenceError", "FIDSelector", "GANLoop",
     "GANSteps",
     "InceptionFeatures", "LoopSettings", "SelectionTracker", "Selector", "TrainResult", "ValAUCSelector",
     "critic_loss", "critic_loss_gp", "eval_mode", "fid_from_features", "fingerprint", "frechet_distance",

@@ -35,7 +35,8 @@ class GANBaseConfig:
     lr_decay: Literal["none", "linear"] = "none"
     # Logging and FID selection.
     log_every: PositiveInt = 100
-    fid_holdout: PositiveInt = 500  # held-out unlabeled and normal images each (at most a fifth of each set)
+    # Held-out unlabeled and normal images each (at most a fifth of each set) for the label-free selections fid, aucp.
+    fid_holdout: PositiveInt = 500
     fid_weights: Path | None = None  # pytorch-fid Inception weights; None: torch's hub cache (fetched once)
     # Speed. `accel`: auto = amp / channels_last / compile on CUDA only (CPU runs fp32 eager NCHW); on = on any
     # device (CPU: bf16 autocast and inductor); off = plain fp32 eager everywhere (the reference). Scoring is fp32.

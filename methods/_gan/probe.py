@@ -46,7 +46,8 @@ def probe_training(recipe: GANRecipe, config: Any, data: DataShape, device: torc
             probe_batch = batch
             unit, per_image = time_unit(recipe, generator, critic, config, accel, size, probe_batch)
     evaluations = config.iterations // config.checkpoint_every
-    per_evaluation = {"last": 0, "fid": config.fid_holdout}.get(config.selection, data.count("val"))
+    per_evaluation = {"last": 0, "fid": config.fid_holdout, "aucp": 2 * config.fid_holdout}.get(config.selection,
+                                                                                          data.count("val"))
     scored = data.count("test") + data.count("val") + evaluations * per_evaluation
     notes = [] if probe_batch == batch else [f"timed at batch {probe_batch}, x{batch / probe_batch:g} (upper bound)"]
     if Accel.for_device(device, compile=config.compile, mode=config.accel).compile:

@@ -6,6 +6,10 @@
   policy ran); for presets that must run on every data set.
 - `fid`: label-free FID between the translated held-out mixed images and held-out healthy images (lower is
   better), as HealthyGAN's paper selects checkpoints.
+- `aucp`: label-free pseudo-AUC (Brainomaly, WACV 2024): the AUC of the method's scores with every held-out
+  unlabeled image as positive and every held-out known normal as negative (higher is better). Both are held out
+  from training as for `fid` (`fid_holdout` of each, at most a fifth): the known normals are trained on (identity
+  losses), so their training images would score lower than unseen normals and favour memorising checkpoints.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from bench.methods._gan.fid import (
     statistics,
 )
 
-POLICIES = ("last", "val-auc", "val-auc-or-last", "fid")
+POLICIES = ("last", "val-auc", "val-auc-or-last", "fid", "aucp")
 
 
 class Selector(Protocol):
@@ -65,6 +69,26 @@ class ValAUCSelector:
         return float(roc_auc_score(self.val.labels, self.score(self.val)))
 
 
+class AUCpSelector:
+    """AUC of `score` with the `unlabeled` images as positives and the `normal` images as negatives.
+
+    No label of any image is read: the targets come from which set an image is in (the unlabeled set carries -1)."""
+
+    name = "aucp"
+    higher_is_better = True
+
+    def __init__(self, score: Callable[[ImageSet], np.ndarray], unlabeled: ImageSet, normal: ImageSet) -> None:
+        if len(unlabeled) < 1 or len(normal) < 1:
+            raise BenchError("selection=aucp needs at least one held-out unlabeled and one held-out normal image")
+        self.score, self.unlabeled, self.normal = score, unlabeled, normal
+        self.targets = np.concatenate([np.ones(len(unlabeled)), np.zeros(len(normal))])
+
+    def evaluate(self) -> float:
+        from sklearn.metrics import roc_auc_score
+
+        return float(roc_auc_score(self.targets, np.concatenate([self.score(self.unlabeled), self.score(self.normal)])))
+
+
 class FIDSelector:
     """FID between `translate(mixed)` and `healthy` (both held out from training), in a feature space.
 
@@ -95,7 +119,8 @@ def make_selector(policy: str, *, score: Callable[[ImageSet], np.ndarray] | None
                   val: ImageSet | None = None,
                   translate: Callable[[torch.Tensor], torch.Tensor] | None = None,
                   fid_mixed: torch.Tensor | None = None, fid_healthy: torch.Tensor | None = None,
-                  features: FeatureFn | None = None) -> Selector | None:
+                  features: FeatureFn | None = None, aucp_unlabeled: ImageSet | None = None,
+                  aucp_normal: ImageSet | None = None) -> Selector | None:
     """The selector for `policy` (None for `last`); each policy checks that it got what it needs."""
     if policy == "last":
         return None
@@ -109,6 +134,10 @@ def make_selector(policy: str, *, score: Callable[[ImageSet], np.ndarray] | None
         if translate is None or fid_mixed is None or fid_healthy is None or features is None:
             raise ValueError("selection=fid needs translate, fid_mixed, fid_healthy and features")
         return FIDSelector(translate, fid_mixed, fid_healthy, features)
+    if policy == "aucp":
+        if score is None or aucp_unlabeled is None or aucp_normal is None:
+            raise ValueError("selection=aucp needs score, aucp_unlabeled and aucp_normal")
+        return AUCpSelector(score, aucp_unlabeled, aucp_normal)
     raise BenchError(f"unknown selection policy {policy!r}; use one of {', '.join(POLICIES)}")
 
 
@@ -125,15 +154,18 @@ def setup_selection(policy: str, unlabeled: ImageSet, normal: ImageSet, *, devic
                     channels: int, holdout: int, seed: int, score: Callable[[ImageSet], np.ndarray],
                     translate: Callable[[torch.Tensor], torch.Tensor], val: ImageSet | None = None,
                     fid_features: FeatureFn | None = None, fid_weights: Path | None = None) -> SelectionSetup:
-    """The selector for `policy`. With `fid`, up to `holdout` images of each set (at most a fifth) are held out
-    as the label-free FID reference and are not trained on; `fid_features` defaults to pytorch-fid's Inception
+    """The selector for `policy`. With `fid` and `aucp`, up to `holdout` images of each set (at most a fifth) are
+    held out as the label-free reference and are not trained on; `fid_features` defaults to pytorch-fid's Inception
     (weights from `fid_weights` or torch's hub cache)."""
-    if policy != "fid":
+    if policy not in ("fid", "aucp"):
         selector = make_selector(policy, score=score, val=val, translate=translate)
         return SelectionSetup(selector, unlabeled, normal)
-    features = fid_features or InceptionFeatures(device, fid_weights)
     unlabeled, held_unlabeled = hold_out(unlabeled, holdout, seed + 101)
     normal, held_normal = hold_out(normal, holdout, seed + 202)
+    if policy == "aucp":
+        selector = make_selector(policy, score=score, aucp_unlabeled=held_unlabeled, aucp_normal=held_normal)
+        return SelectionSetup(selector, unlabeled, normal)
+    features = fid_features or InceptionFeatures(device, fid_weights)
     fid_mixed = to_unit_range(images_to_device(held_unlabeled, device, size=size), channels)
     fid_healthy = to_unit_range(images_to_device(held_normal, device, size=size), channels)
     selector = make_selector(policy, translate=translate, fid_mixed=fid_mixed, fid_healthy=fid_healthy,
@@ -173,5 +205,5 @@ class SelectionTracker:
         self.best_value = state["best_value"]
 
 
-__all__ = ["POLICIES", "FIDSelector", "SelectionSetup", "SelectionTracker", "Selector", "ValAUCSelector",
-           "fid_from_features", "make_selector", "setup_selection"]
+__all__ = ["POLICIES", "AUCpSelector", "FIDSelector", "SelectionSetup", "SelectionTracker", "Selector",
+           "ValAUCSelector", "fid_from_features", "make_selector", "setup_selection"]

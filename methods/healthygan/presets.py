@@ -32,7 +32,7 @@ class HealthyGANConfig(GANBaseConfig):
     iterations: PositiveInt = 400_000  # D steps (one G step per n_critic of them)
     batch_size: PositiveInt | None = None  # None: the data set's paper batch (PAPER_BATCH_SIZES), resolved per run
     # Checkpoints and selection.
-    selection: Literal["fid", "last", "val-auc", "val-auc-or-last"] = "fid"
+    selection: Literal["fid", "last", "val-auc", "val-auc-or-last", "aucp"] = "fid"
     checkpoint_every: PositiveInt = 10_000
 
 

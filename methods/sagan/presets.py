@@ -1,8 +1,9 @@
 """SAGAN's hyperparameters: one frozen dataclass, three named presets (`--set key=value` overrides any field).
 
 Ablations of the paper's Table 3 are switches: `acm=false` (whole images, no positional codes), `arrm=false`
-(no attention gates, skips or fusion: a plain decoder), both false (the Brainomaly-like baseline),
-`pseudo_anomalies=false` (no FPI term). Table 4's anomaly ratio is a data-set key: `--set data.anomaly_ratio=...`.
+(no attention gates, skips or fusion: a plain decoder), both false (bench's own ablation; the paper's baseline is
+Brainomaly, the `brainomaly` method), `pseudo_anomalies=false` (no FPI term). Table 4's anomaly ratio is a data-set
+key: `--set data.anomaly_ratio=...`.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class SAGANConfig(GANBaseConfig):
     iterations: PositiveInt = 100_000  # D steps (one G step per n_critic of them)
     batch_size: PositiveInt = 64  # the paper's; the public training script used 32
     # Checkpoints and selection. Never the test split (the authors' code selected on it).
-    selection: Literal["last", "val-auc", "val-auc-or-last", "fid"] = "last"
+    selection: Literal["last", "val-auc", "val-auc-or-last", "fid", "aucp"] = "last"
     checkpoint_every: PositiveInt = 5_000
 
 
