@@ -20,6 +20,7 @@ from bench.core.settings import data_root_from_config
 from bench.data.cache import build_image_cache, cache_dir
 from bench.data.manifest import SPLITS, manifest_hash, row_order_hash, split_counts, validate_manifest
 from bench.data.masks import GroundTruth, TruthSource, build_ground_truth
+from bench.data.pixels import load_pixels
 
 HELD_OUT_NORMAL_FRACTION = 0.1  # of train_normal, for normal-quantile thresholds when there is no val split
 HELD_OUT_STREAM = 7919  # offset of the held-out draw's seed from the split seed (any fixed number; kept for old runs)
@@ -184,8 +185,6 @@ class DatasetAdapter(ABC):
 
     def decode_problems(self, progress: Progress | None = None) -> tuple[int, list[str]]:
         """Decode every image of the manifest once (nothing is cached): (images read, one line per failure)."""
-        from bench.data.decode import load_image
-
         manifest = self.manifest()
         root = self.require_root()
         failures = []
@@ -193,7 +192,7 @@ class DatasetAdapter(ABC):
             for relative in manifest["path"]:
                 path = Path(relative) if Path(relative).is_absolute() else root / relative
                 try:
-                    load_image(path, self.size, self.channels, crop_top=self.crop_top, square=self.square)
+                    load_pixels(path, self.size, self.channels, crop_top=self.crop_top, square=self.square)
                 except DataError as exc:
                     failures.append(str(exc))
                 bar.advance(1)

@@ -19,7 +19,7 @@ import pandas as pd
 from bench.core.errors import DataError
 from bench.core.files import atomic_write, atomic_write_text
 from bench.core.progress import Progress
-from bench.data.decode import load_image
+from bench.data.pixels import load_pixels
 
 MAX_LISTED_FAILURES = 20
 IMAGES, COMPLETE, STATS = "images.npy", "complete.json", "file_stats.npy"
@@ -187,7 +187,7 @@ def _decode_into(out: np.ndarray, paths: list[Path], size: int, channels: int, c
 
     def decode(index: int) -> None:
         try:
-            out[index] = load_image(paths[index], size, channels, crop_top=crop_top, square=square)
+            out[index] = load_pixels(paths[index], size, channels, crop_top=crop_top, square=square)
         except DataError as exc:
             failures.append(str(exc))
 

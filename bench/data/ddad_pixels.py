@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image
 
 from bench.core.errors import DataError
+from bench.data.decode import _check_decoder, decoding, is_dicom
 
 PNG_SIZE = 512  # preprocess_cxr.py's img_size
 
@@ -30,8 +31,6 @@ PNG_SIZE = 512  # preprocess_cxr.py's img_size
 def ddad_png(path: Path) -> Image.Image:
     """The image DDAD's preprocess_cxr.py would save for the DICOM file `path` (mode L, 512 x 512)."""
     import pydicom
-
-    from bench.data.decode import _check_decoder
 
     dataset = pydicom.dcmread(path, force=True)
     if "PixelData" not in dataset:
@@ -54,21 +53,13 @@ def ddad_png(path: Path) -> Image.Image:
 def load_ddad(path: Path, size: int, channels: int) -> np.ndarray:
     """(C, size, size) uint8 as DDAD's loader gives it: the DICOM through `ddad_png`, any other file as it is,
     then grayscale (or RGB for `channels=3`) and a bilinear resize to `size`."""
-    from bench.data.decode import is_dicom
-
     path = Path(path)
-    try:
+    with decoding(path):
         if is_dicom(path):
             image = ddad_png(path)
         else:
             image = Image.open(path)
             image.load()
         image = image.convert("L" if channels == 1 else "RGB").resize((size, size), resample=Image.Resampling.BILINEAR)
-    except FileNotFoundError:
-        raise DataError(f"missing image file: {path}") from None
-    except DataError:
-        raise
-    except Exception as exc:  # any decoder failure is a corrupt file from the user's point of view
-        raise DataError(f"cannot read image {path}: {type(exc).__name__}: {exc}") from exc
     array = np.asarray(image, dtype=np.uint8)
     return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)

@@ -10,6 +10,7 @@ pydicom plugin is installed: RLE natively, JPEG baseline and JPEG 2000 by Pillow
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -100,10 +101,23 @@ def read_dicom(path: Path) -> np.ndarray:
     return image
 
 
+@contextlib.contextmanager
+def decoding(path: Path) -> Iterator[None]:
+    """Any failure to decode `path` as one DataError naming the file (a missing file, a corrupt one)."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise DataError(f"missing image file: {path}") from None
+    except DataError:
+        raise
+    except Exception as exc:  # any decoder failure is a corrupt file from the user's point of view
+        raise DataError(f"cannot read image {path}: {type(exc).__name__}: {exc}") from exc
+
+
 def read_image(path: Path) -> np.ndarray:
     """A file as uint8, (H, W) or (H, W, 3); an unreadable file raises DataError naming it."""
     path = Path(path)
-    try:
+    with decoding(path):
         if is_dicom(path):
             return read_dicom(path)
         with Image.open(path) as image:
@@ -112,12 +126,6 @@ def read_image(path: Path) -> np.ndarray:
                 return to_uint8(np.asarray(image))
             colour = image.mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr")
             return np.asarray(image.convert("RGB" if colour else "L"))
-    except FileNotFoundError:
-        raise DataError(f"missing image file: {path}") from None
-    except DataError:
-        raise
-    except Exception as exc:  # any decoder failure is a corrupt file from the user's point of view
-        raise DataError(f"cannot read image {path}: {type(exc).__name__}: {exc}") from exc
 
 
 def centre_square(image: np.ndarray) -> np.ndarray:
@@ -163,11 +171,7 @@ def image_shape(path: Path) -> tuple[int, int]:
 def load_image(path: Path, size: int, channels: int, *, crop_top: float = 0.0, square: str = "crop") -> np.ndarray:
     """Decode, optionally drop the top `crop_top` fraction of rows, make square (`crop`: the centre square;
     `squash`: resize the whole image, as DDAD's Med-AD preprocessing does), resize: (C, size, size) uint8.
-    `ddad`: DDAD's own pixel path instead (bench.data.ddad_pixels; no crop)."""
-    if square == "ddad":
-        from bench.data.ddad_pixels import load_ddad
-
-        return load_ddad(path, size, channels)
+    (`ddad`, DDAD's own pixel path, is bench.data.ddad_pixels; bench.data.pixels picks between them.)"""
     image = read_image(path)
     top, left, rows, columns = crop_window(*image.shape[:2], crop_top=crop_top, square=square)
     image = image[top : top + rows, left : left + columns]

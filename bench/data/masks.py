@@ -23,7 +23,8 @@ import pandas as pd
 
 from bench.core.files import atomic_write
 from bench.data.cache import file_stats
-from bench.data.decode import crop_window, image_shape, load_image
+from bench.data.decode import crop_window, image_shape
+from bench.data.pixels import load_pixels
 
 Box = tuple[float, float, float, float]  # x_min, y_min, x_max, y_max in original pixels (continuous, half-open)
 FORMAT_VERSION = 1  # bump when the rasterisation changes: older mask files are then made again
@@ -176,7 +177,7 @@ def _make_masks(source: BoxReads | MaskFiles, rows: pd.DataFrame, image_paths: l
             if image_id not in source.paths:
                 missing[image_id] = "no mask file listed"
                 continue
-            mask = load_image(root / source.paths[image_id], size, 1, crop_top=crop_top, square=square)[0] > 127
+            mask = load_pixels(root / source.paths[image_id], size, 1, crop_top=crop_top, square=square)[0] > 127
         elif image_id in source.excluded:
             missing[image_id] = source.excluded[image_id]
             continue

@@ -14,7 +14,8 @@ import pytest
 from PIL import Image
 
 from bench.data.ddad_pixels import ddad_png
-from bench.data.decode import load_image, read_dicom
+from bench.data.decode import read_dicom
+from bench.data.pixels import load_pixels
 from tests.datasets.fake_trees import ramp, write_dicom
 from tests.datasets.scaled_protocol import make, write_official
 
@@ -50,7 +51,7 @@ CASES = {
 @pytest.mark.parametrize("size", [64, 32])
 def test_ddad_path_equals_ddads_procedure(case, size, tmp_path):
     path = write_dicom(tmp_path / "x.dcm", **CASES[case])
-    ours = load_image(path, size, 1, square="ddad")
+    ours = load_pixels(path, size, 1, square="ddad")
     assert ours.shape == (1, size, size)
     np.testing.assert_array_equal(ours[0], ddad_reference(path, size))
 
