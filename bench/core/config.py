@@ -151,17 +151,18 @@ def apply_overrides(config: ConfigT, overrides: Mapping[str, Any], *, owner: str
     return updated
 
 
+def plain_value(value: Any) -> Any:
+    """A field value as JSON holds it (paths as strings, tuples as lists)."""
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple | list):
+        return [plain_value(v) for v in value]
+    return value
+
+
 def config_to_dict(config: Any) -> dict[str, Any]:
     """A JSON-safe dict of a config dataclass (paths as strings, tuples as lists)."""
-
-    def plain(value: Any) -> Any:
-        if isinstance(value, Path):
-            return str(value)
-        if isinstance(value, tuple | list):
-            return [plain(v) for v in value]
-        return value
-
-    return {f.name: plain(getattr(config, f.name)) for f in dataclasses.fields(config)}
+    return {f.name: plain_value(getattr(config, f.name)) for f in dataclasses.fields(config)}
 
 
 def config_from_dict(config_cls: type[ConfigT], values: Mapping[str, Any]) -> ConfigT:

@@ -22,10 +22,9 @@ import dataclasses
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any, Literal
 
-from bench.core.config import field_types, parse_value
+from bench.core.config import field_types, parse_value, plain_value
 from bench.core.errors import BenchError
 
 DATA_PREFIX = "data."
@@ -182,15 +181,7 @@ def key_type(key: str, method_configs: Mapping[str, type], data_config: type | S
 def canonical_value(raw: Any, typ: Any, *, key: str = "value") -> Any:
     """The JSON value a run's identity hashes for one setting: the value parsed by its field's type, so `1e-4` and
     `0.0001`, `true` and `yes`, `1_000` and `1000` are one setting."""
-
-    def plain(value: Any) -> Any:
-        if isinstance(value, Path):
-            return str(value)
-        if isinstance(value, tuple | list):
-            return [plain(v) for v in value]
-        return value
-
-    return plain(parse_value(raw, typ, key=key))
+    return plain_value(parse_value(raw, typ, key=key))
 
 
 def canonical_settings(overrides: Mapping[str, Any], config_cls: type | None) -> dict[str, Any]:
