@@ -9,6 +9,8 @@ under 8 minutes there. Writes `results/gpu-check.json` and a short Markdown summ
    (iterations capped to a time budget where the dry-run probe says the preset would not fit; the JSON says so).
 3. PaDiM, PatchCore and GANomaly `fast` on the synthetic set with `pretrained=false` (nothing downloaded).
 4. Score agreement of one trained detector (the HealthyGAN of part 2) scored in bf16 against fp32.
+5. f-AnoGAN, ALOCC and ALAD `fast` on the synthetic set through the real runner on the accel path (bf16 autocast,
+   channels_last): test AUC, wall time, what run.json records (iterations capped to a time budget as in part 2).
 
 `--cpu-smoke` runs every part for a few steps with tiny networks on CPU (the test suite runs it), writing
 `gpu-check-cpu-smoke.json` / `.md` instead. A part that fails is recorded with its error; the script then exits 1.
@@ -40,6 +42,17 @@ COMPILE_ALLOWANCE_S = 45.0  # of that budget, set aside for inductor
 SMOKE_NETS: dict[str, Any] = {"g_conv_dim": 4, "g_res_blocks": 1, "d_conv_dim": 4}
 SMOKE_STEP = {"healthygan": (16, 4), "sagan": (32, 4)}
 SMOKE_RUN = {"healthygan": {"image_size": "16"}, "sagan": {"image_size": "32"}}
+NORMAL_GANS = ("fanogan", "alocc", "alad")  # part 5: trained on normals only
+NORMAL_GAN_BUDGET_S = 60.0  # per method in part 5
+# --cpu-smoke: tiny networks, 4-5 iterations (f-AnoGAN: one G step), `accel=on` (bf16 autocast and channels_last on CPU; no compile: part 1
+# compiles already, and inductor on a cold cache costs minutes).
+SMOKE_NORMAL_GANS: dict[str, dict[str, str]] = {
+    "fanogan": {"image_size": "16", "dim": "4", "latent_dim": "8", "batch_size": "4", "iterations": "5",
+                "encoder_iterations": "2", "checkpoint_every": "2", "log_every": "2"},
+    "alocc": {"image_size": "16", "batch_size": "4", "iterations": "4", "checkpoint_every": "2", "log_every": "2"},
+    "alad": {"image_size": "32", "width_div": "16", "latent_dim": "8", "batch_size": "4", "iterations": "4",
+             "evaluate_every": "2", "log_every": "2"},
+}
 SMOKE_DATA = {"n_normal": 24, "unlabeled_size": 16, "n_val": 4, "n_test": 8, "generate_size": 64}
 
 
@@ -137,6 +150,39 @@ def baseline_run(check: Check, name: str) -> dict[str, Any]:
     return result
 
 
+def normal_gan_run(check: Check, name: str) -> dict[str, Any]:
+    """Part 5: the method's `fast` preset through the runner with `accel=on`; on a GPU its step counts are scaled to
+    NORMAL_GAN_BUDGET_S by the dry-run probe (f-AnoGAN: both stages by the same factor)."""
+    import dataclasses
+
+    from bench import registry
+    from bench.estimate import DataShape
+
+    overrides: dict[str, str] = {"accel": "on", "compile": "false"}
+    note = "preset iterations"
+    if check.smoke:
+        overrides.update(SMOKE_NORMAL_GANS[name])
+        note = "smoke: 4 iterations"
+    else:
+        cls = registry.get_method(name)
+        config = cls.preset("fast", dataset="synthetic")
+        prepared = prepare_data(check)
+        shape = DataShape("synthetic", prepared.size, prepared.channels,
+                          {split: sum(labels.values()) for split, labels in prepared.counts().items()})
+        probe = cls.cost_probe(dataclasses.replace(config, accel="on", compile=False), shape, check.device)
+        if probe.wall_seconds and probe.wall_seconds > NORMAL_GAN_BUDGET_S:
+            factor = NORMAL_GAN_BUDGET_S / probe.wall_seconds
+            for key in ("iterations", "encoder_iterations"):
+                if getattr(config, key, None):
+                    overrides[key] = str(max(2, int(getattr(config, key) * factor)))
+            note = f"scaled x{factor:.2f} to the budget"
+    result = run_preset(check, name, overrides)
+    record = json.loads((Path(result.pop("folder")) / "run.json").read_text())
+    training = record.get("method_info", {}).get("training") or {}
+    return {**result, "iterations": note, "parameters": training.get("parameters"),
+            "steps": training.get("iterations")}
+
+
 def score_agreement(check: Check) -> dict[str, Any]:
     """The part-2 HealthyGAN scored on the test split in fp32 (as runs score) and under bf16 autocast."""
     from scipy.stats import spearmanr
@@ -199,7 +245,7 @@ def markdown(results: Mapping[str, Any]) -> str:
         lines.append(f"| {name} | {row['setting']} | {ours['it_s']:.2f} | {ref['it_s']:.2f} | {row['ratio']:.2f} | "
                      f"{_fmt(ours['peak_memory_mb'], '.0f')} | {_fmt(ref['peak_memory_mb'], '.0f')} |")
     lines += ["", "| fast run (synthetic) | test AUC | wall s | note |", "|---|---:|---:|---|"]
-    for section in ("fast_runs", "baselines"):
+    for section in ("fast_runs", "baselines", "normal_gans"):
         for name, row in results[section].items():
             if "error" in row:
                 lines.append(f"| {name} | failed | | {row['error']} |")
@@ -239,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"mode": mode, "elapsed_s": 0.0,
                                "device": device_info(device, requested=requested), "torch": torch.__version__,
                                "step_throughput": {}, "fast_runs": {}, "baselines": {}, "score_agreement": {},
-                               "errors": []}
+                               "normal_gans": {}, "errors": []}
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as work:
         check = Check(device, options.cpu_smoke, Path(work), compile=not options.no_compile,
                       run_budget_s=options.run_budget)
@@ -247,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
             *(("step_throughput", name, lambda name=name: step_throughput(check, name)) for name in GANS),
             *(("fast_runs", name, lambda name=name: fast_gan_run(check, name)) for name in GANS),
             *(("baselines", name, lambda name=name: baseline_run(check, name)) for name in BASELINES),
-            ("score_agreement", "healthygan", lambda: score_agreement(check))]
+            ("score_agreement", "healthygan", lambda: score_agreement(check)),
+            *(("normal_gans", name, lambda name=name: normal_gan_run(check, name)) for name in NORMAL_GANS)]
         for section, key, fn in parts:
             run_part(results, section, key, fn)
             results["elapsed_s"] = time.perf_counter() - started
