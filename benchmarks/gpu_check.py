@@ -44,8 +44,8 @@ SMOKE_STEP = {"healthygan": (16, 4), "sagan": (32, 4)}
 SMOKE_RUN = {"healthygan": {"image_size": "16"}, "sagan": {"image_size": "32"}}
 NORMAL_GANS = ("fanogan", "alocc", "alad")  # part 5: trained on normals only
 NORMAL_GAN_BUDGET_S = 60.0  # per method in part 5
-# --cpu-smoke: tiny networks, 4-5 iterations (f-AnoGAN: one G step), `accel=on` (bf16 autocast and channels_last on CPU; no compile: part 1
-# compiles already, and inductor on a cold cache costs minutes).
+# --cpu-smoke: tiny networks, 4-5 iterations (f-AnoGAN: one G step), `accel=on` (bf16 autocast and channels_last
+# on CPU; no compile: part 1 compiles already, and inductor on a cold cache costs minutes).
 SMOKE_NORMAL_GANS: dict[str, dict[str, str]] = {
     "fanogan": {"image_size": "16", "dim": "4", "latent_dim": "8", "batch_size": "4", "iterations": "5",
                 "encoder_iterations": "2", "checkpoint_every": "2", "log_every": "2"},
