@@ -13,7 +13,9 @@ under 8 minutes there. Writes `results/gpu-check.json` and a short Markdown summ
 4. DDAD's autoencoder and ASR-Net steps at paper size (64 px, batch 64 / 8; benchmarks.ddad_step): ours against
    fp32 eager, as for the GANs (the ASR ratio in the JSON).
 5. Score agreement of one trained detector (the HealthyGAN of part 2) scored in bf16 against fp32.
-6. The self-supervised family (benchmarks.synthetic_anomaly): synthetic batches/s of the four tasks (inline and on 8
+6. f-AnoGAN, ALOCC and ALAD `fast` on the synthetic set through the real runner on the accel path (bf16 autocast,
+   channels_last): test AUC, wall time, what run.json records (iterations capped to a time budget as in part 2).
+7. The self-supervised family (benchmarks.synthetic_anomaly): synthetic batches/s of the four tasks (inline and on 8
    threads) against the ResNet-18 encoder-decoder's training steps/s at 224 px, batch 64; and NSA `fast` (20 epochs)
    on the synthetic set through the real runner.
 
@@ -47,8 +49,19 @@ COMPILE_ALLOWANCE_S = 45.0  # of that budget, set aside for inductor
 SMOKE_NETS: dict[str, Any] = {"g_conv_dim": 4, "g_res_blocks": 1, "d_conv_dim": 4}
 SMOKE_STEP = {"healthygan": (16, 4), "sagan": (32, 4), "brainomaly": (16, 4)}
 SMOKE_RUN = {"healthygan": {"image_size": "16"}, "sagan": {"image_size": "32"}, "brainomaly": {"image_size": "16"}}
-SSL_FAST = {"epochs": "20"}  # part 6's NSA run: the fast preset's 64 px and 8 threads, fewer epochs
+SSL_FAST = {"epochs": "20"}  # part 7's NSA run: the fast preset's 64 px and 8 threads, fewer epochs
 SSL_SMOKE = {"image_size": "32", "epochs": "1", "batch_size": "4", "workers": "2"}
+NORMAL_GANS = ("fanogan", "alocc", "alad")  # part 6: trained on normals only
+NORMAL_GAN_BUDGET_S = 60.0  # per method in part 6
+# --cpu-smoke: tiny networks, 4-5 iterations (f-AnoGAN: one G step), `accel=on` (bf16 autocast and channels_last
+# on CPU; no compile: part 1 compiles already, and inductor on a cold cache costs minutes).
+SMOKE_NORMAL_GANS: dict[str, dict[str, str]] = {
+    "fanogan": {"image_size": "16", "dim": "4", "latent_dim": "8", "batch_size": "4", "iterations": "5",
+                "encoder_iterations": "2", "checkpoint_every": "2", "log_every": "2"},
+    "alocc": {"image_size": "16", "batch_size": "4", "iterations": "4", "checkpoint_every": "2", "log_every": "2"},
+    "alad": {"image_size": "32", "width_div": "16", "latent_dim": "8", "batch_size": "4", "iterations": "4",
+             "evaluate_every": "2", "log_every": "2"},
+}
 SMOKE_DATA = {"n_normal": 24, "unlabeled_size": 16, "n_val": 4, "n_test": 8, "generate_size": 64}
 
 
@@ -60,7 +73,7 @@ class Check:
     compile: bool = True  # part 1's step with torch.compile of G
     run_budget_s: float = FAST_RUN_BUDGET_S  # per GAN in part 2, compile included
     prepared: Any = None
-    agreement_folder: Path | None = None  # the trained detector that part 4 scores
+    agreement_folder: Path | None = None  # the trained detector that part 5 scores
 
 
 def step_throughput(check: Check, name: str) -> dict[str, Any]:
@@ -145,6 +158,39 @@ def baseline_run(check: Check, name: str) -> dict[str, Any]:
     result = run_preset(check, name, overrides)
     result.pop("folder")
     return result
+
+
+def normal_gan_run(check: Check, name: str) -> dict[str, Any]:
+    """Part 5: the method's `fast` preset through the runner with `accel=on`; on a GPU its step counts are scaled to
+    NORMAL_GAN_BUDGET_S by the dry-run probe (f-AnoGAN: both stages by the same factor)."""
+    import dataclasses
+
+    from bench.core import registry
+    from bench.core.cost import DataShape
+
+    overrides: dict[str, str] = {"accel": "on", "compile": "false"}
+    note = "preset iterations"
+    if check.smoke:
+        overrides.update(SMOKE_NORMAL_GANS[name])
+        note = "smoke: 4 iterations"
+    else:
+        cls = registry.get_method(name)
+        config = cls.preset("fast", dataset="synthetic")
+        prepared = prepare_data(check)
+        shape = DataShape("synthetic", prepared.size, prepared.channels,
+                          {split: sum(labels.values()) for split, labels in prepared.counts().items()})
+        probe = cls.cost_probe(dataclasses.replace(config, accel="on", compile=False), shape, check.device)
+        if probe.wall_seconds and probe.wall_seconds > NORMAL_GAN_BUDGET_S:
+            factor = NORMAL_GAN_BUDGET_S / probe.wall_seconds
+            for key in ("iterations", "encoder_iterations"):
+                if getattr(config, key, None):
+                    overrides[key] = str(max(2, int(getattr(config, key) * factor)))
+            note = f"scaled x{factor:.2f} to the budget"
+    result = run_preset(check, name, overrides)
+    record = json.loads((Path(result.pop("folder")) / "run.json").read_text())
+    training = record.get("method_info", {}).get("training") or {}
+    return {**result, "iterations": note, "parameters": training.get("parameters"),
+            "steps": training.get("iterations")}
 
 
 def score_agreement(check: Check) -> dict[str, Any]:
@@ -232,7 +278,7 @@ def markdown(results: Mapping[str, Any]) -> str:
         lines.append(f"| {name} | {row['setting']} | {ours['it_s']:.2f} | {ref['it_s']:.2f} | {row['ratio']:.2f} | "
                      f"{_fmt(ours['peak_memory_mb'], '.0f')} | {_fmt(ref['peak_memory_mb'], '.0f')} |")
     lines += ["", "| fast run (synthetic) | test AUC | wall s | note |", "|---|---:|---:|---|"]
-    for section in ("fast_runs", "baselines"):
+    for section in ("fast_runs", "baselines", "normal_gans"):
         for name, row in results[section].items():
             if "error" in row:
                 lines.append(f"| {name} | failed | | {row['error']} |")
@@ -293,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"mode": mode, "elapsed_s": 0.0,
                                "device": device_info(device, requested=requested), "torch": torch.__version__,
                                "step_throughput": {}, "fast_runs": {}, "baselines": {}, "score_agreement": {},
-                               "self_supervised": {}, "errors": []}
+                               "normal_gans": {}, "self_supervised": {}, "errors": []}
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as work:
         check = Check(device, options.cpu_smoke, Path(work), compile=not options.no_compile,
                       run_budget_s=options.run_budget)
@@ -303,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
             *(("fast_runs", name, lambda name=name: fast_gan_run(check, name)) for name in GANS),
             *(("baselines", name, lambda name=name: baseline_run(check, name)) for name in BASELINES),
             ("score_agreement", "healthygan", lambda: score_agreement(check)),
+            *(("normal_gans", name, lambda name=name: normal_gan_run(check, name)) for name in NORMAL_GANS),
             ("self_supervised", "throughput", lambda: ssl_throughput(check)),
             ("self_supervised", "nsa", lambda: ssl_run(check, "nsa"))]
         for section, key, fn in parts:

@@ -35,6 +35,10 @@ def check_complete(results: dict, tmp_path: Path) -> None:
     assert ddad["ratio"] > 0 and ddad["asr_ratio"] > 0 and ddad["ours_accel"]["amp"] == "bf16"
     assert set(results["baselines"]) == {"padim", "patchcore", "ganomaly"}
     assert all(0 <= row["auc"] <= 1 for row in results["baselines"].values())
+    for name in ("fanogan", "alocc", "alad"):  # part 5: the normals-only GANs on the accel path
+        row = results["normal_gans"][name]
+        assert 0 <= row["auc"] <= 1 and row["accel"]["amp"] == "bf16" and row["accel"]["channels_last"]
+        assert all(count > 0 for count in row["parameters"].values())
     agreement = results["score_agreement"]["healthygan"]
     assert agreement["max_abs_diff"] < 0.05 and agreement["images"] > 0
     ssl = results["self_supervised"]

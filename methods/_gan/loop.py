@@ -156,7 +156,7 @@ class GANLoop:
         averager = LossAverager()
         with self.progress.task(s.description, total=s.iterations, completed=self.iteration) as bar, \
                 deferred_interrupts() as interrupted:
-            while self.iteration < s.iterations:
+            while self.iteration < s.iterations and not self.should_stop():
                 if interrupted:  # Ctrl-C / SIGTERM: stop between iterations, where the state is whole
                     self._save(checkpoints / LAST)
                     raise TrainingInterrupted(f"a training checkpoint at iteration {self.iteration} of "
@@ -179,6 +179,11 @@ class GANLoop:
                 bar.advance(1, **{k: v for k, v in means.items() if not k.startswith("d_")})
                 if at_checkpoint:
                     self._checkpoint(checkpoints)
+
+    def should_stop(self) -> bool:
+        """Whether to end training before `settings.iterations` (checked before every iteration, also right after
+        a resume): never here; a subclass may stop early from the selection history it checkpoints."""
+        return False
 
     def train_step(self, batch: Mapping[str, torch.Tensor]) -> Losses:
         """One iteration on `batch`: a D step, then a G step when this iteration is an n_critic-th one.
