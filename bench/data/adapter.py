@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,6 +15,7 @@ import pandas as pd
 
 from bench.config import ImageSize, NonNegativeInt, apply_overrides, config_to_dict
 from bench.data.cache import build_image_cache, cache_dir
+from bench.data.duplicates import check_duplicates
 from bench.data.manifest import SPLITS, manifest_hash, row_order_hash, split_counts, validate_manifest
 from bench.data.masks import GroundTruth, TruthSource, build_ground_truth
 from bench.errors import DataError
@@ -34,6 +36,7 @@ class DataOptions:
     size: ImageSize | None = None  # image size; None = the protocol's
     allow_short: bool = False  # draw fewer images than the protocol asks (with a warning) instead of failing
     allow_outside_root: bool = False  # accept label-file entries that point outside the data folder
+    allow_duplicates: bool = False  # accept identical images in two splits (bench.data.duplicates)
 
 
 @dataclasses.dataclass
@@ -174,6 +177,10 @@ class DatasetAdapter(ABC):
                            self.square)
         cached = build_image_cache(manifest, root, target, size=self.size, channels=self.channels,
                                    crop_top=self.crop_top, square=self.square, progress=progress)
+        memo = target / f"duplicates-{split_id[:12]}-{cached.images_id}.json"
+        for note in check_duplicates(manifest, cached.images, dataset=self.name,
+                                     allow=bool(getattr(self.options, "allow_duplicates", False)), memo=memo):
+            print(f"warning: {note}", file=sys.stderr)
         truth = build_ground_truth(self.localisation_truth(manifest), manifest, root, target, split_id,
                                    size=self.size, crop_top=self.crop_top, square=self.square)
         return PreparedData(self.name, manifest, split_id, self.size, self.channels, cached.images,
