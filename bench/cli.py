@@ -228,6 +228,8 @@ def data_verify(dataset: Annotated[str, typer.Argument(help="Data set name.")], 
         err_console.print(f"[red]{dataset}: verification failed[/red]\n{escape(str(exc))}", highlight=False)
         raise typer.Exit(1) from None
     ok = _print_counts(adapter, split_counts(manifest), f"{dataset} at {adapter.root}: layout OK")
+    if (depths := adapter.bit_depths()) is not None:
+        err_console.print(f"warning: {depths}", highlight=False, markup=False)
     if decode:
         with RichProgress(console) as progress:
             n_read, failures = adapter.decode_problems(progress)

@@ -15,6 +15,7 @@ import pandas as pd
 
 from bench.config import ImageSize, NonNegativeInt, apply_overrides, config_to_dict
 from bench.data.cache import build_image_cache, cache_dir
+from bench.data.decode import BIT_DEPTH_RULE, bit_depth
 from bench.data.duplicates import check_duplicates
 from bench.data.manifest import SPLITS, manifest_hash, row_order_hash, split_counts, validate_manifest
 from bench.data.masks import GroundTruth, TruthSource, build_ground_truth
@@ -183,8 +184,9 @@ class DatasetAdapter(ABC):
             print(f"warning: {note}", file=sys.stderr)
         truth = build_ground_truth(self.localisation_truth(manifest), manifest, root, target, split_id,
                                    size=self.size, crop_top=self.crop_top, square=self.square)
+        options = {**config_to_dict(self.options), "bit_depth_rule": BIT_DEPTH_RULE}  # recorded in run.json
         return PreparedData(self.name, manifest, split_id, self.size, self.channels, cached.images,
-                            config_to_dict(self.options), cached.images_id, str(root.resolve()), cached.decoded,
+                            options, cached.images_id, str(root.resolve()), cached.decoded,
                             cached.redecoded, truth)
 
     def localisation_truth(self, manifest: pd.DataFrame) -> TruthSource:
@@ -193,6 +195,19 @@ class DatasetAdapter(ABC):
         rasterises them at the cached size."""
         label = vars(type(self)).get("display_name") or self.name
         return f"no localisation ground truth: {label} ships no lesion boxes or masks"
+
+    def bit_depths(self) -> str | None:
+        """A sentence naming the bit depths of a tree that mixes them (from each file's header), else None."""
+        root = self.require_root()
+        found: dict[str, list[str]] = {}
+        for relative in self.manifest()["path"]:
+            path = Path(relative) if Path(relative).is_absolute() else root / relative
+            found.setdefault(bit_depth(path), []).append(str(relative))
+        found.pop("unreadable", None)
+        if len(found) < 2:
+            return None
+        parts = ", ".join(f"{len(names)} {depth} (e.g. {names[0]})" for depth, names in sorted(found.items()))
+        return f"{self.name}: mixed bit depths: {parts}; every image is {BIT_DEPTH_RULE}"
 
     def decode_problems(self, progress: Progress | None = None) -> tuple[int, list[str]]:
         """Decode every image of the manifest once (nothing is cached): (images read, one line per failure)."""

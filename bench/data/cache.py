@@ -22,6 +22,7 @@ from bench.store import atomic_write, atomic_write_text
 
 MAX_LISTED_FAILURES = 20
 IMAGES, COMPLETE, STATS = "images.npy", "complete.json", "file_stats.npy"
+DECODE_VERSION = 2  # 2: one bit-depth rule (bench.data.decode.BIT_DEPTH_RULE); caches of another version decode again
 
 
 def cache_root() -> Path:
@@ -107,6 +108,8 @@ def _open_complete(target: Path, n: int, channels: int, size: int) -> tuple[np.n
         return None
     if images.shape != (n, channels, size, size) or stats.shape != (n, 2) or "images_id" not in info:
         return None
+    if info.get("decode_version") != DECODE_VERSION:
+        return None
     return images, info, stats
 
 
@@ -158,7 +161,7 @@ def _finish(target: Path, images: np.ndarray, stats: np.ndarray, *, decoded: int
 
     atomic_write(target / STATS, write_stats)
     atomic_write_text(target / COMPLETE, json.dumps({"n": len(images), "shape": list(images.shape),
-                                                     "images_id": images_id}))
+                                                     "images_id": images_id, "decode_version": DECODE_VERSION}))
     return CachedImages(images, images_id, decoded, redecoded)
 
 
