@@ -48,6 +48,9 @@ def parse_seeds(text: str) -> list[int]:
         raise BenchError(f"--seeds expects integers like 0,1,2 or 0-4, got {text!r}") from None
     if not seeds:
         raise BenchError("--seeds is empty")
+    bad = [seed for seed in seeds if not 0 <= seed < 2**32]  # numpy and scikit-learn take 0 .. 2**32 - 1
+    if bad:
+        raise BenchError(f"--seeds must lie in 0 .. {2**32 - 1} (numpy's seed range), got {bad[0]}")
     return list(dict.fromkeys(seeds))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -122,6 +123,8 @@ def parse_value(raw: Any, typ: Any, *, key: str = "value") -> Any:
             value = typ(raw) if typ is float else int(str(raw).replace("_", ""))
         except (TypeError, ValueError):
             raise BenchError(f"{key}={raw!r} is not {'an integer' if typ is int else 'a number'}") from None
+        if typ is float and not math.isfinite(value):
+            raise BenchError(f"{key}={raw!r} is not a finite number")
         return value
     if typ is Path:
         return Path(raw).expanduser()

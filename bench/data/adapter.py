@@ -165,6 +165,11 @@ class DatasetAdapter(ABC):
         an error unless `data.allow_outside_root` is set."""
         self.verify()
         manifest = validate_manifest(self.build_manifest(), dataset=self.name)
+        test_labels = set(manifest.loc[manifest["split"] == "test", "label"].tolist())
+        if test_labels != {0, 1}:  # AUC needs both; found here, before anything is decoded or trained
+            lacking = " and ".join(name for label, name in ((0, "normal"), (1, "abnormal")) if label not in test_labels)
+            raise DataError(f"{self.name}: the test split has no {lacking} images; every metric needs both "
+                            "(check the label file's test lists)")
         if not self.options.allow_outside_root:
             check_inside_root(manifest, self.require_root(), dataset=self.name)
         return manifest

@@ -65,6 +65,17 @@ def split_executor_settings(items: Sequence[str], executor: str) -> tuple[dict[s
     return settings, rest
 
 
+def check_threshold_policy(policy: str | None, data: PreparedData) -> None:
+    """A BenchError when a requested val-* threshold policy meets a data set without a labelled validation split."""
+    if not policy or not policy.startswith("val-"):
+        return
+    labels = set(data.manifest.loc[data.manifest["split"] == "val", "label"].tolist())
+    if labels != {0, 1}:
+        raise BenchError(f"--threshold {policy} needs a validation split with normal and abnormal images; "
+                         f"{data.dataset} has {'none' if not labels else 'only one label'}: use "
+                         "--threshold normal-quantile (the default without one)")
+
+
 def run_grid(groups: Sequence[DataGroup], roots: Roots, runs: Path, *, executor: str = "local",
              device: str = "auto", force: bool = False, wait: bool = False, progress: Progress | None = None,
              command: list[str] | None = None, executor_settings: Mapping[str, str] | None = None
@@ -74,6 +85,9 @@ def run_grid(groups: Sequence[DataGroup], roots: Roots, runs: Path, *, executor:
     are the `ray.*` keys of `--set` (see `split_executor_settings`)."""
     progress = progress or Progress()
     prepared = prepare_groups(groups, roots, progress)
+    for _, data, specs in prepared:  # before any run folder: a policy the data cannot serve is bad input
+        for spec in specs:
+            check_threshold_policy(spec.threshold_policy, data)
     if executor == "ray":
         from bench.executors.ray_executor import run_on_ray
 
