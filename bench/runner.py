@@ -26,6 +26,7 @@ from bench.data.adapter import PreparedData
 from bench.detector import Detector, ImageSet, TrainData
 from bench.device import resolve_device, seed_everything
 from bench.errors import BenchError
+from bench.forced_rerun import staging_folder, swap_in
 from bench.metric_table import METRICS
 from bench.metrics import ThresholdPolicy, bootstrap_ci, evaluate
 from bench.progress import Progress
@@ -144,11 +145,18 @@ def _execute_locked(spec: RunSpec, prepared: PreparedData, folder: Path, device:
     previous = _previous_record(folder)
     if previous is not None and previous.status == "complete" and (folder / SCORES_FILE).is_file() and not force:
         return RunOutcome(spec, folder, "skipped", previous.metrics)
+    workdir = folder  # where this attempt writes: the run folder, or beside the finished result (--force)
     if force:
-        for child in folder.iterdir():
-            if child.name != LOCK_FILE:
-                shutil.rmtree(child) if child.is_dir() else child.unlink()
-        previous = None
+        staging = staging_folder(folder)
+        if (previous is not None and previous.status == "complete") or staging.is_dir():
+            workdir = staging  # the finished result stays until this attempt is complete (issue 28)
+            staging.mkdir(exist_ok=True)
+            previous = _previous_record(staging)  # an earlier forced attempt, killed: resumed
+        else:
+            for child in folder.iterdir():
+                if child.name != LOCK_FILE:
+                    shutil.rmtree(child) if child.is_dir() else child.unlink()
+            previous = None
     segments = list(previous.segments) if previous is not None else []
     for old in segments:
         if old.status == "running":  # the process that wrote it is gone (we hold the lock)
@@ -164,20 +172,27 @@ def _execute_locked(spec: RunSpec, prepared: PreparedData, folder: Path, device:
         data=DataInfo(split_id=prepared.split_id, images_id=prepared.images_id, image_size=prepared.size,
                       channels=prepared.channels, root=prepared.root, options=prepared.options),
     )
-    write_record(folder, record)
+    write_record(workdir, record)
     clock = _FitClock()
     try:
-        _train_and_score(spec, prepared, folder, device, progress, record, clock)
+        _train_and_score(spec, prepared, workdir, device, progress, record, clock)
         record.status = "complete"
     except KeyboardInterrupt as exc:
         _close(record, segment, "interrupted", clock)
         record.error = "interrupted (Ctrl-C or SIGTERM); run the same command again to resume"
-        write_record(folder, record)
-        raise RunInterrupted(_interrupted_message(spec, folder, command, getattr(exc, "saved", None))) from None
+        write_record(workdir, record)
+        message = _interrupted_message(spec, workdir, command, getattr(exc, "saved", None))
+        if workdir != folder:
+            message += f" (the earlier complete result in {folder} is kept until this attempt completes)"
+        raise RunInterrupted(message) from None
     except Exception as exc:  # noqa: BLE001 - every failure is recorded with its traceback, never as NaN metrics
         record.status, record.error, record.traceback = "failed", f"{type(exc).__name__}: {exc}", traceback.format_exc()
     _close(record, segment, record.status, clock)
-    write_record(folder, record)
+    write_record(workdir, record)
+    if workdir != folder and record.status == "complete":
+        swap_in(workdir, folder)
+    elif workdir != folder:
+        record.error = f"{record.error} (the earlier complete result is kept; this attempt: {workdir / 'run.json'})"
     return RunOutcome(spec, folder, record.status, record.metrics, record.error)
 
 
