@@ -194,6 +194,8 @@ def data_prepare(
     root: RootOption = None,
     size: Annotated[int | None, typer.Option("--size", help="Image size (default: the protocol's).")] = None,
     overrides: SetOption = None,
+    rehash: Annotated[bool, typer.Option("--rehash", help="Hash every file's bytes and decode again those that "
+                                         "changed (also files replaced with the same size and time).")] = False,
 ) -> None:
     """Decode and cache a data set; print split counts against the protocol."""
     from bench.config import parse_assignments
@@ -204,7 +206,7 @@ def data_prepare(
         assignments["size"] = str(size)
     adapter = _adapter(dataset, root, assignments)
     with RichProgress(console) as progress:
-        prepared = adapter.prepare(progress)
+        prepared = adapter.prepare(progress, rehash=rehash)
     _print_counts(adapter, prepared.counts(), f"{dataset}: split {prepared.split_id}, {prepared.size} px, "
                   f"{prepared.channels} channel(s), cached")
 

@@ -174,15 +174,16 @@ class DatasetAdapter(ABC):
             check_inside_root(manifest, self.require_root(), dataset=self.name)
         return manifest
 
-    def prepare(self, progress: Progress | None = None) -> PreparedData:
-        """Verify, build the manifest, decode once into the cache, and return the prepared data."""
+    def prepare(self, progress: Progress | None = None, *, rehash: bool = False) -> PreparedData:
+        """Verify, build the manifest, decode once into the cache, and return the prepared data. `rehash`: also
+        decode again the files whose bytes changed (bench.data.cache.build_image_cache)."""
         manifest = self.manifest()
         split_id = manifest_hash(manifest, dataset=self.name)
         root = self.require_root()
         target = cache_dir(self.name, row_order_hash(manifest), self.size, self.channels, self.crop_top, root,
                            self.square)
         cached = build_image_cache(manifest, root, target, size=self.size, channels=self.channels,
-                                   crop_top=self.crop_top, square=self.square, progress=progress)
+                                   crop_top=self.crop_top, square=self.square, progress=progress, rehash=rehash)
         memo = target / f"duplicates-{split_id[:12]}-{cached.images_id}.json"
         for note in check_duplicates(manifest, cached.images, dataset=self.name,
                                      allow=bool(getattr(self.options, "allow_duplicates", False)), memo=memo):
