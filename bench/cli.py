@@ -20,6 +20,7 @@ from rich.table import Table
 
 from bench.errors import BenchError
 from bench.metric_table import ALL_METRICS, METRICS, TABLE, parse_metrics
+from bench.os_errors import describe_os_error
 
 app = typer.Typer(help="Benchmark medical-image anomaly detectors.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -427,6 +428,9 @@ def main() -> None:
         where = exc.filename or "a file"
         err_console.print(f"[bold red]error:[/bold red] permission denied: {escape(str(where))}; make it writable, "
                           "or point --runs / BENCH_CACHE elsewhere", highlight=False)
+        sys.exit(2)
+    except OSError as exc:  # a folder that cannot be made (--to /proc/x), a full disk: one line, not a traceback
+        err_console.print(f"[bold red]error:[/bold red] {escape(describe_os_error(exc))}", highlight=False)
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -91,6 +91,9 @@ def build_image_cache(
     except PermissionError as exc:
         raise DataError(f"cannot write the image cache at {exc.filename or target}: permission denied; set "
                         "BENCH_CACHE to a folder you can write (default ~/.cache/bench)") from None
+    except (FileNotFoundError, FileExistsError, NotADirectoryError) as exc:  # BENCH_CACHE a file, or not creatable
+        raise DataError(f"cannot make the image cache folder {target} (BENCH_CACHE={cache_root()}): "
+                        f"{exc.strerror or exc}; set BENCH_CACHE to a folder you can write") from None
 
 
 def file_digests(paths: list[Path]) -> np.ndarray:
