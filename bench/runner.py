@@ -5,8 +5,10 @@ One run: prepare data -> detector.fit -> score val/held-out/test -> metrics -> s
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import json
 import os
 import platform
 import shlex
@@ -29,11 +31,13 @@ from bench.errors import BenchError
 from bench.forced_rerun import staging_folder, swap_in
 from bench.metric_table import METRICS
 from bench.metrics import ThresholdPolicy, bootstrap_ci, evaluate
+from bench.os_errors import FULL
 from bench.progress import Progress
 from bench.provenance import device_info, git_commit, package_versions, peak_memory_mb
 from bench.record import DataInfo, RecordError, RunRecord, Segment
 from bench.run_lock import LOCK_FILE, RunLock, RunLocked
 from bench.store import (
+    RUN_FILE,
     SCORES_FILE,
     atomic_write,
     atomic_write_parquet,
@@ -187,13 +191,33 @@ def _execute_locked(spec: RunSpec, prepared: PreparedData, folder: Path, device:
         raise RunInterrupted(message) from None
     except Exception as exc:  # noqa: BLE001 - every failure is recorded with its traceback, never as NaN metrics
         record.status, record.error, record.traceback = "failed", f"{type(exc).__name__}: {exc}", traceback.format_exc()
+        if isinstance(exc, OSError) and exc.errno in FULL:  # a full disk is the user's to fix: one line (main)
+            _close(record, segment, "failed", clock)
+            _record_on_full_disk(workdir, record)
+            raise
     _close(record, segment, record.status, clock)
-    write_record(workdir, record)
+    try:
+        write_record(workdir, record)
+    except OSError as exc:
+        if exc.errno in FULL:  # the record says failed if that much still fits (the temp file is gone again)
+            record.status, record.error = "failed", f"disk full writing {workdir / 'run.json'}"
+            _record_on_full_disk(workdir, record)
+        raise
     if workdir != folder and record.status == "complete":
         swap_in(workdir, folder)
     elif workdir != folder:
         record.error = f"{record.error} (the earlier complete result is kept; this attempt: {workdir / 'run.json'})"
     return RunOutcome(spec, folder, record.status, record.metrics, record.error)
+
+
+def _record_on_full_disk(workdir: Path, record: RunRecord) -> None:
+    """Record a run that failed for a full disk: atomically if that fits, else in place (truncating run.json first
+    frees its blocks), so it never stays "running"."""
+    try:
+        write_record(workdir, record)
+    except OSError:
+        with contextlib.suppress(OSError), open(workdir / RUN_FILE, "w") as handle:
+            handle.write(json.dumps(record.to_dict(), default=str))
 
 
 class _FitClock:

@@ -155,6 +155,8 @@ def _decode_all(manifest: pd.DataFrame, target: Path, paths: list[Path], stats: 
                 ) -> CachedImages:
     target.mkdir(parents=True, exist_ok=True)
     (target / COMPLETE).unlink(missing_ok=True)
+    remove_dead_partials(target)
+    check_free_space(target, len(paths) * channels * size * size + 4096)  # a memmap on a full disk dies of SIGBUS
     partial = target / f"images.{os.getpid()}.npy.partial"
     out = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=(len(paths), channels, size, size))
     try:
@@ -170,6 +172,27 @@ def _decode_all(manifest: pd.DataFrame, target: Path, paths: list[Path], stats: 
     manifest.to_csv(target / "manifest.csv", index=False)
     images = np.load(target / IMAGES, mmap_mode="r")
     return _finish(target, images, stats, decoded=len(paths), redecoded=0)
+
+
+def remove_dead_partials(target: Path) -> None:
+    """Delete `images.<pid>.npy.partial` files whose writer is no longer running (killed mid-decode)."""
+    for path in target.glob("images.*.npy.partial"):
+        try:
+            os.kill(int(path.name.split(".")[1]), 0)
+        except ProcessLookupError:
+            path.unlink(missing_ok=True)
+        except (ValueError, PermissionError):
+            continue  # not a pid of ours to judge, or a live process of another user
+
+
+def check_free_space(target: Path, needed: int) -> None:
+    """A DataError naming the folder and the bytes needed when its disk has less free space than that."""
+    import shutil
+
+    free = shutil.disk_usage(target).free
+    if free < needed:
+        raise DataError(f"the image cache folder {target} needs {needed:,} bytes but its disk is full "
+                        f"({free:,} bytes free); free space there or set BENCH_CACHE to a folder with room")
 
 
 def _redecode(target: Path, images: np.ndarray, paths: list[Path], stats: np.ndarray, changed: np.ndarray,
