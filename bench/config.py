@@ -176,6 +176,9 @@ def parse_assignments(items: Iterable[str]) -> dict[str, str]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise BenchError(f"--set expects key=value, got {item!r}")
+        if key.strip() in parsed and parsed[key.strip()] != value.strip():  # which one was meant? (issue 28)
+            raise BenchError(f"--set {key.strip()} is given twice ({parsed[key.strip()]!r} and {value.strip()!r}); "
+                             "give it once (k=v1,v2 sweeps several values)")
         parsed[key.strip()] = value.strip()
     return parsed
 

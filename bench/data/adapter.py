@@ -127,6 +127,9 @@ class DatasetAdapter(ABC):
         if self.root is None:
             raise DataError(f"no folder given for data set {self.name!r}: pass --root PATH, or set "
                             f"{self.env_var()}=PATH.\n{self.where_to_get()}")
+        if self.root.exists() and not self.root.is_dir():
+            raise DataError(f"data folder {self.root} for {self.name!r} is a file, not a folder: pass the folder "
+                            f"that holds the data set.\n{self.where_to_get()}")
         if not self.root.is_dir():
             raise DataError(f"data folder {self.root} for {self.name!r} does not exist.\n{self.where_to_get()}")
         return self.root
