@@ -21,6 +21,7 @@ import pandas as pd
 
 from bench.errors import BenchError
 from bench.record import RecordError, RunRecord
+from bench.resume_command import resume_command
 from bench.run_lock import describe_holder, is_held
 
 _UMASK = os.umask(0)
@@ -171,7 +172,8 @@ def scan_runs(runs_root: Path, datasets: list[str] | None = None) -> Scan:
         elif status == "failed":
             reason = f"failed ({record.error})"
         elif status == "interrupted":
-            reason = "interrupted" + (f"; resume with: {shlex.join(record.command)}" if record.command else "")
+            resume = resume_command(record.command, runs_root) if record.command else None  # where it was found
+            reason = "interrupted" + (f"; resume with: {shlex.join(resume)}" if resume else "")
         else:
             reason = f"still running ({describe_holder(folder)})"
         if reason:

@@ -55,3 +55,18 @@ def test_a_run_json_that_is_a_fifo_is_named_not_waited_on(tmp_path, cache):
     result = run_bench("report", "--dataset", "medad", "--runs", str(runs), timeout=60)
     assert result.returncode == 0, result.stderr
     assert str(folder) in one_line_error(result) and "not a regular file" in result.stderr
+
+
+def test_the_resume_line_of_a_copied_tree_names_the_copy(tmp_path, cache):
+    write_tree(tmp_path / "tree")
+    runs = tmp_path / "runs"
+    assert bench_in_process(*PCA, "--root", str(tmp_path / "tree"), "--runs", str(runs), env=cache).returncode == 0
+    (folder,) = runs.glob("medad/pca/*")
+    record = json.loads((folder / "run.json").read_text())
+    record["status"] = "running"  # as a killed run leaves it (no process holds its lock: interrupted)
+    (folder / "run.json").write_text(json.dumps(record))
+    shutil.copytree(runs, tmp_path / "copied")
+    shutil.rmtree(runs)
+    result = bench_in_process("report", "--dataset", "medad", "--runs", str(tmp_path / "copied"))
+    line = next(line for line in result.stderr.splitlines() if "resume with" in line)
+    assert f"--runs {tmp_path / 'copied'}" in line and f"--runs {runs} " not in line + " ", line
