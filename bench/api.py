@@ -173,6 +173,9 @@ def plan(methods: str | Sequence[str], dataset: str | Sequence[str], *, seeds: I
     seeds = list(dict.fromkeys(int(s) for s in seeds))
     if not seeds:
         raise BenchError("--seeds is empty")
+    bad = [seed for seed in seeds if not 0 <= seed < 2**32]  # numpy and scikit-learn take 0 .. 2**32 - 1
+    if bad:
+        raise BenchError(f"--seeds must lie in 0 .. {2**32 - 1} (numpy's seed range), got {bad[0]}")
     grid = plan_sweep(names, selection.names, seeds, preset, items, threshold)
     return Plan(grid, selection, executor, ray_settings)
 
@@ -228,10 +231,11 @@ def load_runs(paths: str | Path | Iterable[str | Path], datasets: Sequence[str] 
 
 
 def prepare(dataset: str, root: str | Path | None = None, settings: Mapping[str, Any] | None = None,
-            progress: Progress | None = None) -> PreparedData:
-    """Decode and cache a data set (once; later calls read the cache): its manifest, split identity and images."""
+            progress: Progress | None = None, *, rehash: bool = False) -> PreparedData:
+    """Decode and cache a data set (once; later calls read the cache): its manifest, split identity and images.
+    `rehash`: hash every file's bytes and decode again those that changed (`bench data prepare --rehash`)."""
     options = {k: _value_text(v) for k, v in (settings or {}).items()}
-    return dataset_adapter(dataset, root, options).prepare(progress or Progress())
+    return dataset_adapter(dataset, root, options).prepare(progress or Progress(), rehash=rehash)
 
 
 def create_detector(name: str, preset: str = "paper", *, seed: int = 0, device: str = "auto",

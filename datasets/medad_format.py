@@ -75,7 +75,24 @@ def parse_lists(data: object, *, source: str) -> dict[str, list[str]]:
             lists[key] = node
     if bad:
         raise DataError(f"{source} lacks {', '.join(bad)} as list(s) of file names; expected\n{LAYOUT}")
+    unknown = _unknown_keys(data)
+    if unknown:  # a list bench would not read (test/2, val/...): never ignored silently (issue 28)
+        raise DataError(f"{source} holds key(s) bench does not read: {', '.join(unknown)}; only "
+                        f"{', '.join(LISTS)} are used: remove or merge them")
     return lists
+
+
+def _unknown_keys(data: dict) -> list[str]:
+    """Paths of keys in data.json outside the five lists (LISTS)."""
+    expected = {"": {"train", "test"}, "train": {"0", "unlabeled"}, "train/unlabeled": {"0", "1"}, "test": {"0", "1"}}
+    unknown = []
+    for prefix, allowed in expected.items():
+        node = data
+        for part in prefix.split("/") if prefix else []:
+            node = node.get(part, {}) if isinstance(node, dict) else {}
+        if isinstance(node, dict):
+            unknown += [f"{prefix}/{key}" if prefix else str(key) for key in node if key not in allowed]
+    return unknown
 
 
 def medad_problems(root: Path) -> list[str]:

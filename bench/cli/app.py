@@ -20,6 +20,7 @@ from rich.table import Table
 
 from bench.core.errors import BenchError
 from bench.core.interrupts import RunInterrupted
+from bench.core.os_errors import describe_os_error
 from bench.metrics.table import ALL_METRICS, METRICS, TABLE, parse_metrics
 
 app = typer.Typer(help="Benchmark medical-image anomaly detectors.", no_args_is_help=True,
@@ -165,6 +166,8 @@ def data_prepare(
     root: RootOption = None,
     size: Annotated[int | None, typer.Option("--size", help="Image size (default: the protocol's).")] = None,
     overrides: SetOption = None,
+    rehash: Annotated[bool, typer.Option("--rehash", help="Hash every file's bytes and decode again those that "
+                                         "changed (also files replaced with the same size and time).")] = False,
 ) -> None:
     """Decode and cache a data set; print split counts against the protocol."""
     from bench.core.overrides import data_options
@@ -176,7 +179,7 @@ def data_prepare(
         assignments["size"] = str(size)
     adapter = dataset_adapter(dataset, root, assignments)
     with RichProgress(console) as progress:
-        prepared = adapter.prepare(progress)
+        prepared = adapter.prepare(progress, rehash=rehash)
     _print_counts(adapter, prepared.counts(), f"{dataset}: split {prepared.split_id}, {prepared.size} px, "
                   f"{prepared.channels} channel(s), cached")
 
@@ -203,6 +206,8 @@ def data_verify(dataset: Annotated[str, typer.Argument(help="Data set name.")], 
         err_console.print(f"[red]{dataset}: verification failed[/red]\n{escape(str(exc))}", highlight=False)
         raise typer.Exit(1) from None
     ok = _print_counts(adapter, split_counts(manifest), f"{dataset} at {adapter.root}: layout OK")
+    if (depths := adapter.bit_depths()) is not None:
+        err_console.print(f"warning: {depths}", highlight=False, markup=False)
     if decode:
         with RichProgress(console) as progress:
             n_read, failures = adapter.decode_problems(progress)
@@ -395,6 +400,9 @@ def main() -> None:
         where = exc.filename or "a file"
         err_console.print(f"[bold red]error:[/bold red] permission denied: {escape(str(where))}; make it writable, "
                           "or point --runs / BENCH_CACHE elsewhere", highlight=False)
+        sys.exit(2)
+    except OSError as exc:  # a folder that cannot be made (--to /proc/x), a full disk: one line, not a traceback
+        err_console.print(f"[bold red]error:[/bold red] {escape(describe_os_error(exc))}", highlight=False)
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -4,6 +4,7 @@ overrides applied to a preset. The `--set` grammar that produces the overrides i
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -127,6 +128,8 @@ def parse_value(raw: Any, typ: Any, *, key: str = "value") -> Any:
             value = typ(raw) if typ is float else int(str(raw).replace("_", ""))
         except (TypeError, ValueError):
             raise ValueParseError(f"{key}={raw!r} is not {'an integer' if typ is int else 'a number'}") from None
+        if typ is float and not math.isfinite(value):
+            raise ValueParseError(f"{key}={raw!r} is not a finite number")
         return value
     if typ is Path:
         return Path(raw).expanduser()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -41,7 +42,15 @@ def atomic_write_json(path: Path, data: Mapping[str, Any]) -> None:
 def atomic_torch_save(obj: Any, path: Path) -> None:
     import torch  # here, not at the top: reports read the store and must not pay for importing torch
 
-    atomic_write(Path(path), lambda temp: torch.save(obj, temp))
+    def save(temp: Path) -> None:
+        try:
+            torch.save(obj, temp)
+        except RuntimeError as exc:  # torch reports a full disk as "unexpected pos ..."
+            if "unexpected pos" in str(exc) or "file write failed" in str(exc):
+                raise OSError(errno.ENOSPC, "No space left on device", str(path)) from None
+            raise
+
+    atomic_write(Path(path), save)
 
 
 def atomic_write_parquet(path: Path, frame: pd.DataFrame) -> None:

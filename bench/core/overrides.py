@@ -73,8 +73,15 @@ def parse_item(item: str) -> Assignment:
 
 
 def parse_assignments(items: Iterable[str]) -> dict[str, str]:
-    """`["a=1", "b.c=x"]` -> `{"a": "1", "b.c": "x"}` (a repeated key: the last one counts)."""
-    return {a.key: a.value for a in map(parse_item, items)}
+    """`["a=1", "b.c=x"]` -> `{"a": "1", "b.c": "x"}`; a key given twice with different values is an error (which
+    one was meant?), twice with the same value is once."""
+    parsed: dict[str, str] = {}
+    for assignment in map(parse_item, items):
+        if parsed.get(assignment.key, assignment.value) != assignment.value:
+            raise BenchError(f"--set {assignment.key} is given twice ({parsed[assignment.key]!r} and "
+                             f"{assignment.value!r}); give it once (k=v1,v2 sweeps several values)")
+        parsed[assignment.key] = assignment.value
+    return parsed
 
 
 def by_scope(assignments: Mapping[str, str], scope: Scope) -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,6 +19,8 @@ from bench.core.images import ImageSet
 from bench.core.progress import Progress
 from bench.core.settings import data_root_from_config
 from bench.data.cache import build_image_cache, cache_dir
+from bench.data.decode import BIT_DEPTH_RULE, bit_depth
+from bench.data.duplicates import check_duplicates
 from bench.data.manifest import SPLITS, manifest_hash, row_order_hash, split_counts, validate_manifest
 from bench.data.masks import GroundTruth, TruthSource, build_ground_truth
 from bench.data.pixels import load_pixels
@@ -34,6 +37,7 @@ class DataOptions:
     size: ImageSize | None = None  # image size; None = the protocol's
     allow_short: bool = False  # draw fewer images than the protocol asks (with a warning) instead of failing
     allow_outside_root: bool = False  # accept label-file entries that point outside the data folder
+    allow_duplicates: bool = False  # accept identical images in two splits (bench.data.duplicates)
 
 
 @dataclasses.dataclass
@@ -119,6 +123,9 @@ class DatasetAdapter(ABC):
         if self.root is None:
             raise DataError(f"no folder given for data set {self.name!r}: pass --root PATH, or set "
                             f"{self.env_var()}=PATH.\n{self.where_to_get()}")
+        if self.root.exists() and not self.root.is_dir():
+            raise DataError(f"data folder {self.root} for {self.name!r} is a file, not a folder: pass the folder "
+                            f"that holds the data set.\n{self.where_to_get()}")
         if not self.root.is_dir():
             raise DataError(f"data folder {self.root} for {self.name!r} does not exist.\n{self.where_to_get()}")
         return self.root
@@ -157,23 +164,34 @@ class DatasetAdapter(ABC):
         an error unless `data.allow_outside_root` is set."""
         self.verify()
         manifest = validate_manifest(self.build_manifest(), dataset=self.name)
+        test_labels = set(manifest.loc[manifest["split"] == "test", "label"].tolist())
+        if test_labels != {0, 1}:  # AUC needs both; found here, before anything is decoded or trained
+            lacking = " and ".join(name for label, name in ((0, "normal"), (1, "abnormal")) if label not in test_labels)
+            raise DataError(f"{self.name}: the test split has no {lacking} images; every metric needs both "
+                            "(check the label file's test lists)")
         if not self.options.allow_outside_root:
             check_inside_root(manifest, self.require_root(), dataset=self.name)
         return manifest
 
-    def prepare(self, progress: Progress | None = None) -> PreparedData:
-        """Verify, build the manifest, decode once into the cache, and return the prepared data."""
+    def prepare(self, progress: Progress | None = None, *, rehash: bool = False) -> PreparedData:
+        """Verify, build the manifest, decode once into the cache, and return the prepared data. `rehash`: also
+        decode again the files whose bytes changed (bench.data.cache.build_image_cache)."""
         manifest = self.manifest()
         split_id = manifest_hash(manifest, dataset=self.name)
         root = self.require_root()
         target = cache_dir(self.name, row_order_hash(manifest), self.size, self.channels, self.crop_top, root,
                            self.square)
         cached = build_image_cache(manifest, root, target, size=self.size, channels=self.channels,
-                                   crop_top=self.crop_top, square=self.square, progress=progress)
+                                   crop_top=self.crop_top, square=self.square, progress=progress, rehash=rehash)
+        memo = target / f"duplicates-{split_id[:12]}-{cached.images_id}.json"
+        for note in check_duplicates(manifest, cached.images, dataset=self.name,
+                                     allow=bool(getattr(self.options, "allow_duplicates", False)), memo=memo):
+            print(f"warning: {note}", file=sys.stderr)
         truth = build_ground_truth(self.localisation_truth(manifest), manifest, root, target, split_id,
                                    size=self.size, crop_top=self.crop_top, square=self.square)
+        options = {**config_to_dict(self.options), "bit_depth_rule": BIT_DEPTH_RULE}  # recorded in run.json
         return PreparedData(self.name, manifest, split_id, self.size, self.channels, cached.images,
-                            config_to_dict(self.options), cached.images_id, str(root.resolve()), cached.decoded,
+                            options, cached.images_id, str(root.resolve()), cached.decoded,
                             cached.redecoded, truth)
 
     def localisation_truth(self, manifest: pd.DataFrame) -> TruthSource:
@@ -182,6 +200,19 @@ class DatasetAdapter(ABC):
         rasterises them at the cached size."""
         label = vars(type(self)).get("display_name") or self.name
         return f"no localisation ground truth: {label} ships no lesion boxes or masks"
+
+    def bit_depths(self) -> str | None:
+        """A sentence naming the bit depths of a tree that mixes them (from each file's header), else None."""
+        root = self.require_root()
+        found: dict[str, list[str]] = {}
+        for relative in self.manifest()["path"]:
+            path = Path(relative) if Path(relative).is_absolute() else root / relative
+            found.setdefault(bit_depth(path), []).append(str(relative))
+        found.pop("unreadable", None)
+        if len(found) < 2:
+            return None
+        parts = ", ".join(f"{len(names)} {depth} (e.g. {names[0]})" for depth, names in sorted(found.items()))
+        return f"{self.name}: mixed bit depths: {parts}; every image is {BIT_DEPTH_RULE}"
 
     def decode_problems(self, progress: Progress | None = None) -> tuple[int, list[str]]:
         """Decode every image of the manifest once (nothing is cached): (images read, one line per failure)."""

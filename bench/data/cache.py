@@ -23,6 +23,8 @@ from bench.data.pixels import load_pixels
 
 MAX_LISTED_FAILURES = 20
 IMAGES, COMPLETE, STATS = "images.npy", "complete.json", "file_stats.npy"
+DIGESTS = "file_digests.npy"  # blake2b of each file's bytes, written by --rehash (issue 28)
+DECODE_VERSION = 2  # 2: one bit-depth rule (bench.data.decode.BIT_DEPTH_RULE); caches of another version decode again
 
 
 def cache_root() -> Path:
@@ -62,12 +64,15 @@ def build_image_cache(
     square: str = "crop",
     progress: Progress | None = None,
     workers: int | None = None,
+    rehash: bool = False,
 ) -> CachedImages:
     """Decode every manifest row into `target/images.npy` and return it as a memmap.
 
     Each cached image remembers its file's size and modification time: on every call the files are checked
     (one `stat` each) and the ones that changed since they were decoded are decoded again. Every unreadable
-    file is collected and reported together, by name; nothing is dropped silently.
+    file is collected and reported together, by name; nothing is dropped silently. `rehash`: also hash every
+    file's bytes and decode again those whose bytes differ from the last rehash (all of them the first time),
+    which a replacement of the same size and modification time needs.
     """
     paths = [Path(p) if Path(p).is_absolute() else root / p for p in manifest["path"]]
     progress = progress or Progress()
@@ -77,6 +82,8 @@ def build_image_cache(
         if cached is not None:
             images, info, old_stats = cached
             changed = np.flatnonzero((old_stats != stats).any(axis=1))
+            if rehash:
+                changed = np.union1d(changed, _changed_bytes(target, paths))
             if len(changed) == 0:
                 return CachedImages(images, info["images_id"], 0, 0)
             return _redecode(target, images, paths, stats, changed, size, channels, crop_top, square, progress,
@@ -85,6 +92,37 @@ def build_image_cache(
     except PermissionError as exc:
         raise DataError(f"cannot write the image cache at {exc.filename or target}: permission denied; set "
                         "BENCH_CACHE to a folder you can write (default ~/.cache/bench)") from None
+    except (FileNotFoundError, FileExistsError, NotADirectoryError) as exc:  # BENCH_CACHE a file, or not creatable
+        raise DataError(f"cannot make the image cache folder {target} (BENCH_CACHE={cache_root()}): "
+                        f"{exc.strerror or exc}; set BENCH_CACHE to a folder you can write") from None
+
+
+def file_digests(paths: list[Path]) -> np.ndarray:
+    """(N,) 16-byte blake2b digests of the files' bytes (empty for a file that cannot be read)."""
+    out = np.zeros(len(paths), dtype="S16")
+    for index, path in enumerate(paths):
+        with contextlib.suppress(OSError), open(path, "rb") as handle:
+            out[index] = hashlib.file_digest(handle, lambda: hashlib.blake2b(digest_size=16)).digest()
+    return out
+
+
+def _changed_bytes(target: Path, paths: list[Path]) -> np.ndarray:
+    """Rows whose file bytes differ from the digests of the last rehash (every row when there was none); the new
+    digests are written at once: a row found changed is decoded again by this call or, if that fails, by the next
+    (its file stats stay old)."""
+    digests = file_digests(paths)
+    try:
+        old = np.load(target / DIGESTS)
+    except (OSError, ValueError):
+        old = None
+    changed = np.arange(len(paths)) if old is None or old.shape != digests.shape else np.flatnonzero(old != digests)
+
+    def write(temp: Path) -> None:
+        with open(temp, "wb") as handle:
+            np.save(handle, digests)
+
+    atomic_write(target / DIGESTS, write)
+    return changed
 
 
 def file_stats(paths: list[Path]) -> np.ndarray:
@@ -108,6 +146,8 @@ def _open_complete(target: Path, n: int, channels: int, size: int) -> tuple[np.n
         return None
     if images.shape != (n, channels, size, size) or stats.shape != (n, 2) or "images_id" not in info:
         return None
+    if info.get("decode_version") != DECODE_VERSION:
+        return None
     return images, info, stats
 
 
@@ -116,6 +156,8 @@ def _decode_all(manifest: pd.DataFrame, target: Path, paths: list[Path], stats: 
                 ) -> CachedImages:
     target.mkdir(parents=True, exist_ok=True)
     (target / COMPLETE).unlink(missing_ok=True)
+    remove_dead_partials(target)
+    check_free_space(target, len(paths) * channels * size * size + 4096)  # a memmap on a full disk dies of SIGBUS
     partial = target / f"images.{os.getpid()}.npy.partial"
     out = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=(len(paths), channels, size, size))
     try:
@@ -133,6 +175,27 @@ def _decode_all(manifest: pd.DataFrame, target: Path, paths: list[Path], stats: 
     return _finish(target, images, stats, decoded=len(paths), redecoded=0)
 
 
+def remove_dead_partials(target: Path) -> None:
+    """Delete `images.<pid>.npy.partial` files whose writer is no longer running (killed mid-decode)."""
+    for path in target.glob("images.*.npy.partial"):
+        try:
+            os.kill(int(path.name.split(".")[1]), 0)
+        except ProcessLookupError:
+            path.unlink(missing_ok=True)
+        except (ValueError, PermissionError):
+            continue  # not a pid of ours to judge, or a live process of another user
+
+
+def check_free_space(target: Path, needed: int) -> None:
+    """A DataError naming the folder and the bytes needed when its disk has less free space than that."""
+    import shutil
+
+    free = shutil.disk_usage(target).free
+    if free < needed:
+        raise DataError(f"the image cache folder {target} needs {needed:,} bytes but its disk is full "
+                        f"({free:,} bytes free); free space there or set BENCH_CACHE to a folder with room")
+
+
 def _redecode(target: Path, images: np.ndarray, paths: list[Path], stats: np.ndarray, changed: np.ndarray,
               size: int, channels: int, crop_top: float, square: str, progress: Progress, workers: int | None
               ) -> CachedImages:
@@ -141,6 +204,10 @@ def _redecode(target: Path, images: np.ndarray, paths: list[Path], stats: np.nda
     fresh = np.empty((len(changed), channels, size, size), dtype=np.uint8)
     failures = _decode_into(fresh, [paths[i] for i in changed], size, channels, crop_top, square, progress, workers)
     _raise_failures(failures, len(changed))
+    differ = np.array([not np.array_equal(fresh[k], images[i]) for k, i in enumerate(changed)], dtype=bool)
+    changed, fresh = changed[differ], fresh[differ]  # a rehash decodes every row once: count what changed
+    if len(changed) == 0:
+        return _finish(target, images, stats, decoded=0, redecoded=0)
     writable = np.load(target / IMAGES, mmap_mode="r+")
     writable[changed] = fresh
     writable.flush()
@@ -159,7 +226,7 @@ def _finish(target: Path, images: np.ndarray, stats: np.ndarray, *, decoded: int
 
     atomic_write(target / STATS, write_stats)
     atomic_write_text(target / COMPLETE, json.dumps({"n": len(images), "shape": list(images.shape),
-                                                     "images_id": images_id}))
+                                                     "images_id": images_id, "decode_version": DECODE_VERSION}))
     return CachedImages(images, images_id, decoded, redecoded)
 
 

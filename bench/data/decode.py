@@ -33,6 +33,43 @@ def to_uint8(pixels: np.ndarray) -> np.ndarray:
     return np.round((pixels - low) / (high - low) * 255.0).astype(np.uint8)
 
 
+DEEP_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+BIT_DEPTH_RULE = ("scaled by bit depth: 8-bit as is, 16-bit v*255/65535, 32-bit integer as 16-bit (0..65535), "
+                  "float as v*255 from [0, 1]; DICOM windowed then min-max")
+
+
+def scale_by_bit_depth(pixels: np.ndarray, mode: str, path: Path) -> np.ndarray:
+    """A PNG/TIFF deeper than 8 bits as uint8 by one rule for every image (BIT_DEPTH_RULE), never per image:
+    integers by their bit depth's full range, floats from [0, 1]. Values outside the range, NaN or infinity are
+    refused naming the file (a per-image stretch would make the same picture decode differently by depth)."""
+    if mode == "F":
+        values = pixels.astype(np.float64)
+        if not np.isfinite(values).all():
+            raise DataError(f"{path}: a float image with NaN or infinite values; fix or remove the file")
+        if values.size and (values.min() < 0.0 or values.max() > 1.0):
+            raise DataError(f"{path}: a float image with values in [{values.min():g}, {values.max():g}]; bench "
+                            "reads float images as 0..1: rescale it, or save it as 8- or 16-bit")
+        return np.round(values * 255.0).astype(np.uint8)
+    values = pixels.astype(np.int64)
+    if values.size and (values.min() < 0 or values.max() > 65535):
+        raise DataError(f"{path}: a 32-bit integer image with values in [{values.min()}, {values.max()}]; bench "
+                        "reads integer images up to 16 bits (0..65535): save it as 8- or 16-bit")
+    return ((values * 255 + 32767) // 65535).astype(np.uint8)
+
+
+def bit_depth(path: Path) -> str:
+    """`8-bit`, `16-bit`, `32-bit`, `float` or `DICOM` from a file's header (`unreadable` when it has none)."""
+    path = Path(path)
+    try:
+        if is_dicom(path):
+            return "DICOM"
+        with Image.open(path) as image:
+            mode = image.mode
+    except Exception:  # noqa: BLE001 - decoding names unreadable files; here they only count
+        return "unreadable"
+    return {"F": "float", "I": "32-bit"}.get(mode, "16-bit" if mode.startswith("I;16") else "8-bit")
+
+
 def is_dicom(path: Path) -> bool:
     """A `.dcm`/`.dicom` file, or any file without a plain image suffix that carries the DICM magic bytes."""
     suffix = path.suffix.lower()
@@ -122,8 +159,8 @@ def read_image(path: Path) -> np.ndarray:
             return read_dicom(path)
         with Image.open(path) as image:
             image.load()
-            if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-                return to_uint8(np.asarray(image))
+            if image.mode in DEEP_MODES:
+                return scale_by_bit_depth(np.asarray(image), image.mode, path)
             colour = image.mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr")
             return np.asarray(image.convert("RGB" if colour else "L"))
 

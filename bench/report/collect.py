@@ -2,7 +2,8 @@
 
 Several run trees (say, copied from other machines) merge into one frame. The same run (data set, method,
 run id) found twice is kept once: the copy that finished last, ties broken by content, so the result never
-depends on the order of the trees.
+depends on the order of the trees; a dropped copy whose metrics differ is named. A record whose metrics disagree
+with its scores.parquet (bench.report.consistency) is left out and named.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from bench.metrics.table import ALL_METRICS, LOCALISATION_METRICS, record_metrics
+from bench.report.consistency import metrics_problem
 from bench.runs.record import RunRecord
 from bench.runs.scan import scan_runs
 
@@ -66,15 +68,34 @@ def runs_frame(runs: Path | str | Iterable[Path | str], datasets: list[str] | No
         scan = scan_runs(root, datasets)
         for skipped in scan.skipped:
             warnings.warn(SkippedRunWarning(str(skipped)), stacklevel=2)
-        rows += [_row(folder, record) for folder, record in scan.runs]
+        for folder, record in scan.runs:
+            problem = metrics_problem(folder, record.metrics, record.localisation)
+            if problem is not None:  # run.json is checked against scores.parquet, the source of truth (issue 28)
+                warnings.warn(SkippedRunWarning(f"skipped {folder}: {problem}"), stacklevel=2)
+                continue
+            rows.append(_row(folder, record))
     frame = pd.DataFrame(rows, columns=[*RUN_COLUMNS, *ALL_METRICS, "_content"])
     for metric in ALL_METRICS:
         frame[metric] = pd.to_numeric(frame[metric], errors="coerce").astype(float)
     frame = frame.sort_values(["dataset", "method", "run_id", "finished_at", "commit", "_content"],
                               na_position="first", kind="stable")
+    _warn_differing_copies(frame)
     frame = frame.drop_duplicates(["dataset", "method", "run_id"], keep="last")
     return frame.drop(columns="_content").sort_values(["dataset", "method", "run_config", "seed"],
                                                       kind="stable").reset_index(drop=True)
+
+
+def _warn_differing_copies(frame: pd.DataFrame) -> None:
+    """Name each copy of a run that is dropped although its metrics differ from the copy kept (the last in
+    `frame`'s order: the one that finished last); identical copies go silently."""
+    for _, copies in frame.groupby(["dataset", "method", "run_id"], sort=False):
+        kept = copies.iloc[-1]
+        for _, dropped in copies.iloc[:-1].iterrows():
+            if dropped["_content"] != kept["_content"]:
+                warnings.warn(SkippedRunWarning(
+                    f"skipped {dropped['folder']}: another copy of this run with different metrics, "
+                    f"{kept['folder']}, finished later (finished_at {kept['finished_at']}) and is kept"),
+                    stacklevel=3)
 
 
 def _join_sorted(values: pd.Series) -> str:

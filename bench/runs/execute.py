@@ -17,10 +17,12 @@ from bench.core.detector import Detector
 from bench.core.device import resolve_device, seed_everything
 from bench.core.errors import BenchError
 from bench.core.interrupts import RunInterrupted
+from bench.core.os_errors import FULL
 from bench.core.progress import Progress
 from bench.data.adapter import PreparedData
 from bench.runs.evaluate import evaluate_detector, evaluation_data, fit_detector
 from bench.runs.folder import RunFolder
+from bench.runs.forced_rerun import staging_folder, swap_in
 from bench.runs.identity import run_dir
 from bench.runs.lock import RunLock, RunLocked
 from bench.runs.plan import RunOutcome, RunSpec
@@ -61,9 +63,16 @@ def _execute_locked(spec: RunSpec, prepared: PreparedData, folder: Path, device:
     previous = run_folder.previous_record()
     if previous is not None and run_folder.is_complete() and not force:
         return RunOutcome(spec, folder, "skipped", previous.metrics)
+    attempt = run_folder  # where this attempt writes: the run folder, or beside the finished result (--force)
     if force:
-        run_folder.clear()
-        previous = None
+        staging = staging_folder(folder)
+        if (previous is not None and previous.status == "complete") or staging.is_dir():
+            attempt = RunFolder(staging)  # the finished result stays until this attempt is complete
+            staging.mkdir(exist_ok=True)
+            previous = attempt.previous_record()  # an earlier forced attempt, killed: resumed
+        else:
+            run_folder.clear()
+            previous = None
     segments = list(previous.segments) if previous is not None else []
     for old in segments:
         if old.status == "running":  # the process that wrote it is gone (we hold the lock)
@@ -79,20 +88,37 @@ def _execute_locked(spec: RunSpec, prepared: PreparedData, folder: Path, device:
         data=DataInfo(split_id=prepared.split_id, images_id=prepared.images_id, image_size=prepared.size,
                       channels=prepared.channels, root=prepared.root, options=prepared.options),
     )
-    run_folder.write_record(record)
+    attempt.write_record(record)
     clock = _FitClock()
     try:
-        _train_and_score(spec, prepared, run_folder, device, progress, record, clock)
+        _train_and_score(spec, prepared, attempt, device, progress, record, clock)
         record.status = "complete"
     except KeyboardInterrupt as exc:
         _close(record, segment, "interrupted", clock)
         record.error = "interrupted (Ctrl-C or SIGTERM); run the same command again to resume"
-        run_folder.write_record(record)
-        raise RunInterrupted(_interrupted_message(spec, folder, command, getattr(exc, "saved", None))) from None
+        attempt.write_record(record)
+        message = _interrupted_message(spec, attempt.path, command, getattr(exc, "saved", None))
+        if attempt is not run_folder:
+            message += f" (the earlier complete result in {folder} is kept until this attempt completes)"
+        raise RunInterrupted(message) from None
     except Exception as exc:  # noqa: BLE001 - every failure is recorded with its traceback, never as NaN metrics
         record.status, record.error, record.traceback = "failed", f"{type(exc).__name__}: {exc}", traceback.format_exc()
+        if isinstance(exc, OSError) and exc.errno in FULL:  # a full disk is the user's to fix: one line (main)
+            _close(record, segment, "failed", clock)
+            attempt.write_record_on_full_disk(record)
+            raise
     _close(record, segment, record.status, clock)
-    run_folder.write_record(record)
+    try:
+        attempt.write_record(record)
+    except OSError as exc:
+        if exc.errno in FULL:  # the record says failed if that much still fits (the temp file is gone again)
+            record.status, record.error = "failed", f"disk full writing {attempt.record_path}"
+            attempt.write_record_on_full_disk(record)
+        raise
+    if attempt is not run_folder and record.status == "complete":
+        swap_in(attempt.path, folder)
+    elif attempt is not run_folder:
+        record.error = f"{record.error} (the earlier complete result is kept; this attempt: {attempt.record_path})"
     return RunOutcome(spec, folder, record.status, record.metrics, record.error)
 
 

@@ -4,6 +4,8 @@ a method's own checkpoints and logs live beside them in the same folder (its wor
 
 from __future__ import annotations
 
+import contextlib
+import json
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -69,6 +71,15 @@ class RunFolder:
 
     def write_record(self, record: RunRecord) -> None:
         atomic_write_json(self.record_path, record.to_dict())
+
+    def write_record_on_full_disk(self, record: RunRecord) -> None:
+        """Record a run that failed for a full disk: atomically if that fits, else in place (truncating run.json
+        first frees its blocks), so it never stays "running"."""
+        try:
+            self.write_record(record)
+        except OSError:
+            with contextlib.suppress(OSError), open(self.record_path, "w") as handle:
+                handle.write(json.dumps(record.to_dict(), default=str))
 
     def write_scores(self, scores: pd.DataFrame) -> None:
         atomic_write_parquet(self.scores_path, scores)

@@ -121,6 +121,8 @@ class RunRecord:
     @classmethod
     def read(cls, path: Path) -> RunRecord:
         """Read `path` (a run.json); a RecordError names the file and what is wrong with it."""
+        if Path(path).exists() and not Path(path).is_file():  # a FIFO or a folder would block or fail the read
+            raise RecordError(f"{path}: not a regular file")
         try:
             raw = json.loads(Path(path).read_text())
         except FileNotFoundError:

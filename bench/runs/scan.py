@@ -15,6 +15,7 @@ from bench.core.errors import BenchError
 from bench.runs.folder import RUN_FILE, SCORES_FILE, read_record
 from bench.runs.lock import describe_holder, is_held
 from bench.runs.record import RecordError, RunRecord
+from bench.runs.resume_command import resume_command
 
 
 def read_run(folder: Path) -> dict[str, Any] | None:
@@ -84,7 +85,8 @@ def scan_runs(runs_root: Path, datasets: list[str] | None = None) -> Scan:
         elif status == "failed":
             reason = f"failed ({record.error})"
         elif status == "interrupted":
-            reason = "interrupted" + (f"; resume with: {shlex.join(record.command)}" if record.command else "")
+            resume = resume_command(record.command, runs_root) if record.command else None  # where it was found
+            reason = "interrupted" + (f"; resume with: {shlex.join(resume)}" if resume else "")
         else:
             reason = f"still running ({describe_holder(folder)})"
         if reason:

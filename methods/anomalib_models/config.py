@@ -10,9 +10,11 @@ numbers say nothing about the methods' quality.
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 from bench.core.config import Fraction, ImageSize, NonNegativeInt, PositiveFloat, PositiveInt
+from bench.core.errors import BenchError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,6 +43,15 @@ class AnomalibConfig(BackboneConfig):
     e.g. `--set 'model_args={"flow_steps": 4}'`."""
 
     model_args: str = ""
+
+    def __post_init__(self) -> None:  # found when the preset is built (plan time), not after decoding (issue 28)
+        if self.model_args:
+            try:
+                parsed = json.loads(self.model_args)
+            except json.JSONDecodeError as exc:
+                raise BenchError(f"model_args must be a JSON object, e.g. '{{\"flow_steps\": 4}}': {exc}") from None
+            if not isinstance(parsed, dict):
+                raise BenchError("model_args must be a JSON object, e.g. '{\"flow_steps\": 4}'")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,6 +11,7 @@ import torch
 
 from bench.core.config import PositiveFloat, PositiveInt
 from bench.core.detector import Detector, RunResources
+from bench.core.errors import BenchError
 from bench.core.images import ImageSet, TrainData
 
 
@@ -21,6 +22,11 @@ class PCAConfig:
     n_components: PositiveFloat = 0.95
     whiten: bool = False
     max_train_images: PositiveInt = 20000  # PCA cost grows with N; beyond this a seeded subsample is used
+
+    def __post_init__(self) -> None:  # 2.5 components is neither a count nor a fraction: refused (issue 28)
+        if self.n_components >= 1 and self.n_components != int(self.n_components):
+            raise BenchError(f"n_components={self.n_components:g}: give a whole number of components (>= 1) or "
+                             "a fraction of variance in (0, 1)")
 
 
 SAMPLE_IMAGES = 128  # the cost probe's fit sample

@@ -36,7 +36,8 @@ def test_unknown_data_option_is_an_error_listing_valid_keys(name):
 def test_missing_root_names_the_source(name, tmp_path, monkeypatch):
     cls = registry.get_dataset(name)
     monkeypatch.delenv(cls.env_var(), raising=False)
-    monkeypatch.setenv("BENCH_CONFIG", str(tmp_path / "none.toml"))
+    (tmp_path / "empty.toml").write_text("")
+    monkeypatch.setenv("BENCH_CONFIG", str(tmp_path / "empty.toml"))
     with pytest.raises(DataError) as error:
         cls(tmp_path / "does-not-exist").verify()
     assert "does not exist" in str(error.value)

@@ -10,7 +10,9 @@ from tests.datasets.scaled_protocol import OUR_DATASETS
 
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """No BENCH_DATA_<NAME> for our data sets and a config file that does not exist."""
+    """No BENCH_DATA_<NAME> for our data sets and an empty config file (a BENCH_CONFIG naming no file is an error)."""
     for name in OUR_DATASETS:
         monkeypatch.delenv(f"BENCH_DATA_{name.upper()}", raising=False)
-    monkeypatch.setenv("BENCH_CONFIG", str(tmp_path_factory.mktemp("config") / "absent.toml"))
+    empty = tmp_path_factory.mktemp("config") / "empty.toml"
+    empty.write_text("")
+    monkeypatch.setenv("BENCH_CONFIG", str(empty))

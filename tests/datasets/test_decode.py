@@ -120,6 +120,9 @@ def test_a_dicom_file_without_pixel_data_is_named(tmp_path):
         read_image(path)
 
 
-def test_sixteen_bit_png_exports_are_scaled_to_uint8(tmp_path):
-    image = read_image(write_png(tmp_path / "x16.png", ramp(SIZE, high=4095, dtype=np.uint16)))
-    assert image.dtype == np.uint8 and image[:, 0].max() == 0 and image[:, -1].min() == 255
+def test_sixteen_bit_png_exports_are_scaled_by_their_bit_depth(tmp_path):
+    """One rule for every image (issue 28): 16-bit values scale by 255/65535, never stretched per image."""
+    full = read_image(write_png(tmp_path / "x16.png", ramp(SIZE, high=65535, dtype=np.uint16)))
+    assert full.dtype == np.uint8 and full[:, 0].max() == 0 and full[:, -1].min() == 255
+    twelve_bit = read_image(write_png(tmp_path / "x12.png", ramp(SIZE, high=4095, dtype=np.uint16)))
+    assert twelve_bit[:, -1].min() == 16, "4095 * 255 / 65535 rounds to 16"

@@ -12,7 +12,7 @@ import pytest
 
 from tests.reliability.harness import records, run_bench, write_tree
 
-CASES = 8  # bounded: each case runs the CLI twice
+CASES = 10  # bounded: each case runs the CLI twice
 pytestmark = pytest.mark.slow  # about a minute of subprocesses
 KEYS = ("train/0", "train/unlabeled/0", "train/unlabeled/1", "test/0", "test/1")
 
@@ -57,7 +57,38 @@ def mutate_json(root: Path, rng: np.random.Generator) -> str:
     return f"data.json mutation {how}"
 
 
-MUTATIONS = (flip_bytes, truncate, mangle_name, mutate_json)
+def duplicate_across_splits(root: Path, rng: np.random.Generator) -> str:
+    """A training image under a new name in a test list (issue 28: leakage by content)."""
+    try:
+        data = json.loads((root / "data.json").read_text())
+        source = root / "images" / str(rng.choice(data["train"]["0"]))
+    except (ValueError, KeyError, TypeError):
+        return "no duplicate (data.json damaged)"
+    if not source.is_file():
+        return "no duplicate (source gone)"
+    copy = source.with_name(f"dup_{source.name}")
+    shutil.copy(source, copy)
+    data["test"][str(int(rng.integers(0, 2)))].append(copy.name)
+    (root / "data.json").write_text(json.dumps(data))
+    return f"copied {source.name} into test as {copy.name}"
+
+
+def sixteen_bit(root: Path, rng: np.random.Generator) -> str:
+    """Some images rewritten as 16-bit PNGs of the same picture (issue 28: mixed bit depths)."""
+    from PIL import Image
+
+    paths = sorted((root / "images").iterdir())
+    chosen = [paths[int(i)] for i in rng.choice(len(paths), size=min(8, len(paths)), replace=False)]
+    for path in chosen:
+        try:
+            pixels = np.asarray(Image.open(path).convert("L"), dtype=np.uint16) * 257
+        except Exception:  # noqa: BLE001 - an image an earlier mutation broke stays broken
+            continue
+        Image.fromarray(pixels).save(path, format="PNG")
+    return f"{len(chosen)} images as 16-bit"
+
+
+MUTATIONS = (flip_bytes, truncate, mangle_name, mutate_json, duplicate_across_splits, sixteen_bit)
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +126,11 @@ def test_damaged_tree_gives_a_clean_outcome(clean_tree, tmp_path, case):
     run = run_bench("run", "--methods", "pca", "--dataset", "medad", "--preset", "smoke", "--root", str(root),
                     "--runs", str(tmp_path / "runs"), env=env)
     assert_clean_failure_or_success(run, f"run ({what})")
+    if "into test as" in what and run.returncode == 0:  # only if a later mutation changed the copy or its listing
+        copies = list((root / "images").glob("dup_*"))
+        intact = [c for c in copies if (root / "images" / c.name[4:]).is_file()
+                  and c.read_bytes() == (root / "images" / c.name[4:]).read_bytes()]
+        assert not intact or "dup_" not in (root / "data.json").read_text(), f"{what}: a leaked image went unnoticed"
     for folder in (tmp_path / "runs").glob("*/*/*"):
         assert not list(folder.glob("*.tmp")) and not list(folder.glob(".*.tmp")), f"{what}: temp files left"
     found = records(tmp_path / "runs")
@@ -105,3 +141,62 @@ def test_damaged_tree_gives_a_clean_outcome(clean_tree, tmp_path, case):
         counts = listed_counts(root)
         test = record["data"]["counts"]["test"]
         assert (test.get("0", 0), test.get("1", 0)) == (counts["test/0"], counts["test/1"]), what
+
+
+@pytest.fixture(scope="module")
+def finished_runs(clean_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two seeds of PCA on the clean tree."""
+    runs = tmp_path_factory.mktemp("fuzz-runs") / "runs"
+    result = run_bench("run", "--methods", "pca", "--dataset", "medad", "--preset", "tiny", "--seeds", "0,1",
+                       "--root", str(clean_tree), "--runs", str(runs),
+                       env={"BENCH_CACHE": str(runs.parent / "cache")})
+    assert result.returncode == 0, result.stderr
+    return runs
+
+
+@pytest.mark.parametrize("case", range(4))
+def test_randomly_edited_metrics_are_named_or_agree_with_the_scores(finished_runs, tmp_path, case):
+    """Issue 28: a hand-edited metric is never averaged into a report without a word."""
+    rng = np.random.default_rng(2000 + case)
+    runs = tmp_path / "runs"
+    shutil.copytree(finished_runs, runs)
+    folder = sorted(runs.glob("medad/pca/*"))[int(rng.integers(0, 2))]
+    record = json.loads((folder / "run.json").read_text())
+    key = str(rng.choice(["auc", "ap", "f1", "precision", "recall", "specificity"]))
+    record["metrics"][key] = [float(rng.uniform(-1, 2)), float("nan"), "0.5", None, True][int(rng.integers(0, 5))]
+    (folder / "run.json").write_text(json.dumps(record))
+    result = run_bench("report", "--dataset", "medad", "--runs", str(runs), "--format", "csv")
+    assert_clean_failure_or_success(result, f"report after {key}={record['metrics'][key]!r}")
+    if record["metrics"][key] is not None:
+        assert str(folder) in result.stderr, f"{key}={record['metrics'][key]!r} went unnamed\n{result.stderr}"
+
+
+def mount_tmpfs(where: Path, size: str) -> bool:
+    """A small tmpfs at `where` (needs root); False where it cannot be mounted."""
+    import subprocess
+
+    where.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+                          capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize("full", ["cache", "runs"])
+def test_a_full_disk_gives_one_line_and_no_partial_files(clean_tree, tmp_path, full):
+    """Issue 28: the cache or the runs folder on a 64 KiB tmpfs (skipped where tmpfs cannot be mounted)."""
+    import subprocess
+
+    small = tmp_path / "small"
+    if not mount_tmpfs(small, "64k"):
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        cache = small if full == "cache" else tmp_path / "cache"
+        runs = small if full == "runs" else tmp_path / "runs"
+        result = run_bench("run", "--methods", "pca", "--dataset", "medad", "--preset", "tiny", "--root",
+                           str(clean_tree), "--runs", str(runs), env={"BENCH_CACHE": str(cache)})
+        assert result.returncode == 2, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+        assert "Traceback" not in result.stderr and "full" in result.stderr and str(small) in result.stderr, \
+            result.stderr
+        assert not list(small.rglob("*.partial")) and not list(small.rglob("*.tmp")), "partial files left"
+        assert all(r["status"] != "running" for r in records(runs)), "a run left 'running'"
+    finally:
+        subprocess.run(["umount", str(small)], check=False)

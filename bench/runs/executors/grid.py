@@ -26,7 +26,7 @@ def make_adapter(dataset: str, roots: Roots, data_overrides: Mapping[str, str]) 
     return dataset_adapter(dataset, root_of(roots, dataset), data_overrides)
 
 
-def prepare_groups(groups: Sequence[DataGroup], roots: Roots, progress: Progress
+def prepare_groups(groups: Sequence[DataGroup], roots: Roots, progress: Progress, *, rehash: bool = False
                    ) -> list[tuple[DatasetAdapter, PreparedData, list[RunSpec]]]:
     """Build and prepare each group's data (all of it before anything trains, so missing data stops the command
     early; every adapter is built before any data is decoded). Two groups whose different `data.*` settings gave
@@ -36,7 +36,7 @@ def prepare_groups(groups: Sequence[DataGroup], roots: Roots, progress: Progress
     seen: dict[tuple[str, str, str], Mapping[str, str]] = {}
     adapters = [make_adapter(specs[0].dataset, roots, data_overrides) for data_overrides, specs in groups]
     for adapter, (data_overrides, specs) in zip(adapters, groups, strict=True):
-        data = adapter.prepare(progress)
+        data = adapter.prepare(progress, rehash=rehash)
         identity = (data.dataset, data.split_id, data.images_id)
         if identity in seen:
             progress.log(f"warning: {data.dataset} with data settings {dict(data_overrides)} gave the same data as "
@@ -48,6 +48,17 @@ def prepare_groups(groups: Sequence[DataGroup], roots: Roots, progress: Progress
 
 
 
+def check_threshold_policy(policy: str | None, data: PreparedData) -> None:
+    """A BenchError when a requested val-* threshold policy meets a data set without a labelled validation split."""
+    if not policy or not policy.startswith("val-"):
+        return
+    labels = set(data.manifest.loc[data.manifest["split"] == "val", "label"].tolist())
+    if labels != {0, 1}:
+        raise BenchError(f"--threshold {policy} needs a validation split with normal and abnormal images; "
+                         f"{data.dataset} has {'none' if not labels else 'only one label'}: use "
+                         "--threshold normal-quantile (the default without one)")
+
+
 def run_grid(groups: Sequence[DataGroup], roots: Roots, runs: Path, *, executor: str = "local",
              device: str = "auto", force: bool = False, wait: bool = False, progress: Progress | None = None,
              command: list[str] | None = None, executor_settings: Mapping[str, str] | None = None
@@ -56,7 +67,10 @@ def run_grid(groups: Sequence[DataGroup], roots: Roots, runs: Path, *, executor:
     starts); (outcomes in group order, each group's prepared data). `roots`: see `root_of`. `executor_settings`
     are the `ray.*` keys of `--set` (see bench.core.overrides.executor_settings)."""
     progress = progress or Progress()
-    prepared = prepare_groups(groups, roots, progress)
+    prepared = prepare_groups(groups, roots, progress, rehash=force)  # --force re-checks file contents too
+    for _, data, specs in prepared:  # before any run folder: a policy the data cannot serve is bad input
+        for spec in specs:
+            check_threshold_policy(spec.threshold_policy, data)
     if executor == "ray":
         from bench.runs.executors.ray_executor import run_on_ray
 
