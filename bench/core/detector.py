@@ -135,7 +135,7 @@ class Detector(ABC):
         """What one run with `config` will cost on `device` (`bench run --dry-run`), measured on random images
         shaped as `data` (nothing decoded, nothing written). Default: a fit on a small random sample, scaled
         linearly to the training set; methods whose cost is a number of steps override it with a few timed steps
-        of their real networks (see bench.estimate)."""
+        of their real networks (see bench.core.cost)."""
         return probe_fit_on_sample(cls, config, data, device)
 
     def save(self, path: str | Path) -> None:

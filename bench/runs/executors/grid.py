@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from bench.core.errors import BenchError
 from bench.core.progress import Progress
 from bench.data.adapter import DatasetAdapter, PreparedData
 from bench.data.selection import dataset_adapter
