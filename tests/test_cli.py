@@ -68,7 +68,7 @@ def test_bad_input_exits_2_with_one_clear_line(args, message):
 def test_the_installed_script_answers_bad_input_in_one_line_with_exit_2():
     result = bench("run", "--methods", "pcaa", "--dataset", "synthetic")
     assert result.returncode == 2, result.stdout + result.stderr
-    assert result.stderr.startswith("error: unknown method 'pcaa'. Did you mean pca? Known: ")
+    assert result.stderr.startswith("error: unknown method 'pcaa'. Did you mean pca, alad? Known: ")
     assert "ganomaly, healthygan," in result.stderr
     assert result.stderr.count("\n") == 1 and result.stdout == "", result.stdout + result.stderr
 
