@@ -85,11 +85,12 @@ def test_lag_medad_split_equals_ddads_lists_and_the_medad_trees_split_id(lag_tre
 @SLOW
 def test_bench_data_prepare_prints_one_split_id_for_the_download_and_the_medad_tree(lag_trees, tmp_path):
     official = lag_trees / "official"
+    copies = ("--set", "data.allow_duplicates=true")  # the generated trees are copies of one image (ddad_trees)
     out = bench_in_process("data", "prepare", "lag", "--root", str(official), "--set", "data.split=medad",
-                           "--set", "data.size=16", env={"BENCH_CACHE": str(tmp_path / "cache")})
+                           "--set", "data.size=16", *copies, env={"BENCH_CACHE": str(tmp_path / "cache")})
     assert out.returncode == 0, out.stderr
     medad = bench_in_process("data", "prepare", "lag", "--root", str(lag_trees / "medad"), "--set", "data.size=16",
-                             env={"BENCH_CACHE": str(tmp_path / "cache")})
+                             *copies, env={"BENCH_CACHE": str(tmp_path / "cache")})
     split_id = manifest_hash(adapter("lag", official, split="medad").manifest(), dataset="lag")
     assert f"split {split_id}" in out.stdout and f"split {split_id}" in medad.stdout
 
