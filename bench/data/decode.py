@@ -181,3 +181,13 @@ def load_image(path: Path, size: int, channels: int, *, crop_top: float = 0.0, s
         pil = pil.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=3.0)
     array = np.asarray(pil, dtype=np.uint8)
     return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+
+
+def decode_task(task: tuple[str, int, int, float, str]) -> tuple[np.ndarray | None, str | None]:
+    """`load_image` for a worker process: (path, size, channels, crop_top, square) -> (image, None), or (None, the
+    DataError's message) for an unreadable file, so one bad file does not stop the others."""
+    path, size, channels, crop_top, square = task
+    try:
+        return load_image(Path(path), size, channels, crop_top=crop_top, square=square), None
+    except DataError as exc:
+        return None, str(exc)
