@@ -12,6 +12,7 @@ import json
 import multiprocessing
 import os
 import signal
+import sys
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
@@ -25,10 +26,7 @@ from bench.data.decode import decode_task, load_image
 
 MAX_LISTED_FAILURES = 20
 WORKERS_ENV = "BENCH_DECODE_WORKERS"  # how many processes decode (default: every core, os.cpu_count())
-# Fewer images than this decode on threads: starting the worker processes costs about 0.5 s the first time
-# (the fork server imports the decoders), 20 ms after (benchmarks/decode.py).
-PROCESSES_FROM = 256
-PRELOAD = ["__main__", "bench.data.decode", "pydicom", "pydicom.pixels", "PIL.PngImagePlugin", "PIL.JpegImagePlugin"]
+PROCESSES_FROM = 256  # fewer images than this decode on threads: a pool's start-up would cost more than it saves
 IMAGES, COMPLETE, STATS = "images.npy", "complete.json", "file_stats.npy"
 
 
@@ -78,9 +76,9 @@ def build_image_cache(
     file is collected and reported together, by name; nothing is dropped silently.
 
     Decoding uses `workers` (default `decode_workers()`: $BENCH_DECODE_WORKERS, else every core) worker
-    processes, as pydicom's parsing and the uint8 scaling hold the GIL (benchmarks/decode.py measured threads
-    against processes); `processes=False` keeps it on threads, `None` picks processes for PROCESSES_FROM images
-    or more. Every path writes the same bytes: each image is `load_image`'s output.
+    processes (Linux; threads elsewhere), as pydicom's parsing and the uint8 scaling hold the GIL (threads did
+    not scale on VinDr-sized DICOM in benchmarks/decode.py); `processes=False` keeps it on threads, `None` picks
+    processes for PROCESSES_FROM images or more. Every path writes the same bytes: `load_image`'s output.
     """
     paths = [Path(p) if Path(p).is_absolute() else root / p for p in manifest["path"]]
     progress = progress or Progress()
@@ -205,14 +203,11 @@ def decode_workers() -> int:
     return os.cpu_count() or 1
 
 
-def _process_context() -> multiprocessing.context.BaseContext:
-    """forkserver where the platform has it: workers fork from a clean server that has imported the decoder once
-    (not from this process, which may hold torch's threads); else spawn."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(PRELOAD)  # read when the server starts: later pools reuse it
-    return context
+def _process_context() -> multiprocessing.context.BaseContext | None:
+    """fork on Linux, as PyTorch's DataLoader workers start: the workers run only the decoders (no torch, no
+    output), and unlike spawn or forkserver they never re-run the caller's script, so a script without an
+    `if __name__ == "__main__"` guard still works. Elsewhere None: threads decode."""
+    return multiprocessing.get_context("fork") if sys.platform == "linux" else None
 
 
 def _ignore_interrupts() -> None:
@@ -225,13 +220,14 @@ def _decode_into(out: np.ndarray, paths: list[Path], size: int, channels: int, c
     """Decode `paths[i]` into `out[i]` on worker processes (or threads: see build_image_cache); returns the
     failures."""
     workers = workers or decode_workers()
+    context = _process_context()
     if processes is None:
         processes = workers > 1 and len(paths) >= PROCESSES_FROM
+    processes = processes and context is not None
     failures: list[str] = []
     with progress.task(f"decode {len(paths)} images", total=len(paths)) as bar:
         if processes:
-            pool = ProcessPoolExecutor(max_workers=workers, mp_context=_process_context(),
-                                       initializer=_ignore_interrupts)
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_ignore_interrupts)
             tasks = ((str(path), size, channels, crop_top, square) for path in paths)
             try:
                 chunk = max(1, min(16, len(paths) // (workers * 8)))
