@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 
 from bench.core.cost import CostProbe, DataShape
+from bench.core.errors import BenchError
 from bench.data.adapter import DatasetAdapter
 from bench.runs.plan import RunSpec
 
@@ -27,6 +29,40 @@ SCORE_ROW_BYTES = 48  # scores.parquet per image (id, label, split, score; compr
 
 
 N_SAMPLE_MAPS = 16  # the runner keeps 8 normal and 8 abnormal test images with their maps
+
+
+BUDGET_ENV = "BENCH_MEMORY_BUDGET_GB"
+DEFAULT_BUDGET_GB = 16.0  # host memory a run may need (issue 27: a 32 GB workstation running one run beside others)
+
+
+def memory_budget_gb() -> float:
+    """The host-memory budget of one run: $BENCH_MEMORY_BUDGET_GB, else DEFAULT_BUDGET_GB."""
+    text = os.environ.get(BUDGET_ENV, "").strip()
+    if not text:
+        return DEFAULT_BUDGET_GB
+    try:
+        budget = float(text)
+    except ValueError:
+        budget = -1.0
+    if not budget > 0 or not math.isfinite(budget):
+        raise BenchError(f"{BUDGET_ENV} must be a positive number of GB, got {text!r}")
+    return budget
+
+
+def check_memory_budget(estimates: Sequence[RunEstimate], device: torch.device) -> None:
+    """Refuse (BenchError: one line, exit 2) when a run's predicted host memory exceeds the budget. On CUDA the
+    probes measure GPU memory, not the host's, so there is nothing to check."""
+    if device.type != "cpu":
+        return
+    budget = memory_budget_gb()
+    over = [e for e in estimates if e.probe.peak_memory_mb is not None and e.probe.peak_memory_mb / 1024 > budget]
+    if over:
+        worst = max(over, key=lambda e: e.probe.peak_memory_mb or 0.0)
+        names = ", ".join(dict.fromkeys(f"{e.spec.method} on {e.spec.dataset}" for e in over))
+        raise BenchError(f"{len(over)} planned run(s) need more host memory than the {budget:g} GB budget ({names}; "
+                         f"{worst.spec.method} about {(worst.probe.peak_memory_mb or 0.0) / 1024:.1f} GB): lower the "
+                         "image size (--set data.size=N) or the method's training-set cap where it has one (pca: "
+                         f"--set max_train_images=N), or raise {BUDGET_ENV}")
 
 
 def data_shape(adapter: DatasetAdapter) -> DataShape:
@@ -183,6 +219,7 @@ def dry_run(groups: Sequence[tuple[DatasetAdapter, Sequence[RunSpec]]], device: 
     for line in lines:  # the probes' notes: prose, wrapped at word boundaries
         console.print(line, highlight=False, markup=False)
     console.print(LEGEND, highlight=False)
+    check_memory_budget(estimates, choice.device)
     return estimates
 
 
