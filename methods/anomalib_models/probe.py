@@ -19,21 +19,23 @@ from bench.core.cost import CostProbe, DataShape, peak_memory, random_images, wa
 
 GREEDY_PROJECTION_DIM = 128  # anomalib's KCenterGreedy projects patch features to this many dimensions
 MEMORY_HEADROOM = 0.2  # over padim_memory_bytes' arrays: at 10 % the bound held by 6-35 MB only (RSS noise)
-# Resident bytes per byte of PaDiM's memory bank: 2 counted (the bank and its `torch.vstack` copy) and about 2 more
-# that the allocator keeps, as the freed per-batch embeddings of all backbone channels lie between the kept ones.
-# Measured on CPU: +382 MB peak RSS for 3,000 images at 32 px (73 MB of bank) and +60 MB for 200 (issue 27).
-BANK_RESIDENT_FACTOR = 4
+# Beyond the counted arrays, the fit's RSS grows by about 60 KiB per training image whatever the image size
+# (measured on CPU, not attributed: +60 MB peak RSS for 200 images at 32 px, +382 MB for 3,000, where the counted
+# arrays are 19 and 169 MB). With it, the model predicts 11.4 GB for ChestX-ray14's full protocol at 128 px (paper
+# preset, random backbone) against the 10.5 GB issue 27 measured; with the allocator's share taken per bank byte
+# instead it would predict 19.8 GB.
+PER_IMAGE_BYTES = 60 * 2**10
 FIT_OVERHEAD_BYTES = 64 * 2**20  # Lightning's trainer and data loader around the fit (the +60 MB at 200 images)
 
 
 def padim_memory_bytes(n_train: int, n_features: int, positions: int) -> int:
     """Bytes PaDiM's fit adds, as anomalib allocates them (`Padim.fit`, `MultiVariateGaussian.forward`): the
-    memory bank of every training embedding (float32, N x F x H W; BANK_RESIDENT_FACTOR times resident), then the
-    covariance, its stabilised copy and its inverse (3 x F^2 x H W float32), plus MEMORY_HEADROOM and the fit's
-    fixed overhead."""
+    memory bank of every training embedding (float32, N x F x H W) twice while `torch.vstack` joins its batches,
+    then the covariance, its stabilised copy and its inverse (3 x F^2 x H W float32), plus MEMORY_HEADROOM, the
+    measured PER_IMAGE_BYTES and the fit's fixed overhead."""
     bank = 4 * n_train * n_features * positions
     gaussian = 3 * 4 * positions * n_features**2
-    return int((1 + MEMORY_HEADROOM) * (BANK_RESIDENT_FACTOR * bank + gaussian)) + FIT_OVERHEAD_BYTES
+    return int((1 + MEMORY_HEADROOM) * (2 * bank + gaussian + PER_IMAGE_BYTES * n_train)) + FIT_OVERHEAD_BYTES
 
 
 def probe_anomalib(cls: Any, config: Any, data: DataShape, device: torch.device) -> CostProbe:

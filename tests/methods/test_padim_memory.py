@@ -13,8 +13,8 @@ from bench.methods.anomalib_models.probe import padim_memory_bytes
 
 def test_the_memory_estimate_bounds_the_measured_peak(tmp_path):
     """2,000 images at the tiny preset (32 px, random ResNet-18): 100 features x 64 positions per image, about
-    290 MB predicted, well above the RSS noise (10 MB). The resident factor of the bank was measured at 200 and
-    3,000 images (probe.py); this checks it at another size."""
+    300 MB predicted, well above the RSS noise (10 MB). The per-image constant was measured at 200 and 3,000
+    images (probe.py); this checks the model at another size."""
     n, config = 2000, PadimDetector.presets["tiny"]
     shape = DataShape("probe", 32, 1, {"train_normal": n, "test": 0, "val": 0})
     probe = PadimDetector.cost_probe(config, shape, torch.device("cpu"))
