@@ -21,14 +21,16 @@ from rich.table import Table
 from bench.core.errors import BenchError
 from bench.core.interrupts import RunInterrupted
 from bench.core.os_errors import describe_os_error
+from bench.core.terminal import Column, fit_table, terminal_width
 from bench.metrics.table import ALL_METRICS, METRICS, TABLE, parse_metrics
 
 app = typer.Typer(help="Benchmark medical-image anomaly detectors.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
 data_app = typer.Typer(help="Prepare and verify data sets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
-# Piped output (logs, CI) gets a width that fits the results table instead of rich's 80-column default.
-console = Console(width=None if sys.stdout.isatty() else 120)
+# COLUMNS, else the terminal's width; piped output (logs, CI) gets 120 columns instead of rich's 80. Set again
+# by each command that prints tables (terminal_width), as COLUMNS may change after import.
+console = Console(width=terminal_width())
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160, soft_wrap=True)  # one line each
 
 RunsOption = Annotated[Path, typer.Option("--runs", help="Folder of run records.")]
@@ -105,6 +107,7 @@ def run_command(
 
     if track not in (None, "mlflow"):
         raise BenchError(f"--track must be mlflow, got {track!r}")
+    console.width = terminal_width()
     resolve_device(device)
     # One grid: every method x seed x --set point (k=v1,v2: a sweep) x data set, all validated before any data.
     planned = api.plan(methods, dataset, seeds=parse_seeds(seeds), preset=preset, settings=overrides or [],
@@ -143,21 +146,30 @@ def run_command(
         raise typer.Exit(1)
 
 
+STATUS_TEXT = {"failed": "[red]failed[/red]", "skipped": "done before", "busy": "running elsewhere"}
+LOW_VALUE_METRICS = ("specificity", "precision", "recall")  # left out first, in this order, where width is short
+
+
 def _print_outcomes(summary, dataset: str, split_id: str) -> None:
-    """The results table of one data set's runs."""
-    table = Table(title=f"{dataset} (split {split_id}), test split")
+    """The results table of one data set's runs, no wider than the console: short metric headers, then the
+    thresholded metrics other than F1 left out (named under the table) where it is narrow. No number wraps."""
     shown = [m for m in TABLE if m.key in summary.columns]  # the image metrics (localisation: bench report)
     setting = ["setting"] if "setting" in summary.columns else []  # a sweep's values per run
-    for column in ("method", *setting, "seed", "status", *(m.label for m in shown)):
-        text_column = column in ("method", "setting", "status")
-        table.add_column(column, justify="left" if text_column else "right", no_wrap=text_column)
+    drops = {key: len(LOW_VALUE_METRICS) - i for i, key in enumerate(LOW_VALUE_METRICS)}
+    columns = [Column("method", text=True), *(Column(c, text=True) for c in setting), Column("seed"),
+               Column("status", text=True),
+               *(Column(m.label, m.aliases[0].capitalize() if m.aliases else None, drops.get(m.key, 0))
+                 for m in shown)]
+    rows = []
     for row in summary.itertuples(index=False):
-        values = [getattr(row, m.key) for m in shown]
-        cells = ["-" if v is None else f"{v:.3f}" for v in values]
-        status = {"failed": "[red]failed[/red]", "skipped": "done before", "busy": "running elsewhere"}.get(
-            row.status, row.status)
-        table.add_row(row.method, *(escape(str(getattr(row, c))) for c in setting), str(row.seed), status, *cells)
-    console.print(table)
+        cells = ["-" if v is None else f"{v:.3f}" for v in (getattr(row, m.key) for m in shown)]
+        rows.append([row.method, *(escape(str(getattr(row, c))) for c in setting), str(row.seed),
+                     STATUS_TEXT.get(row.status, row.status), *cells])
+    fitted = fit_table(columns, rows, console.width, title=f"{dataset} (split {split_id}), test split")
+    console.print(fitted.table)
+    if fitted.dropped:
+        console.print(f"left out to fit {console.width} columns: {', '.join(fitted.dropped)} (bench report shows "
+                      "every metric)", highlight=False, markup=False)
 
 
 @data_app.command("prepare")

@@ -9,8 +9,11 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import multiprocessing
 import os
-from concurrent.futures import ThreadPoolExecutor
+import signal
+import sys
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +22,11 @@ import pandas as pd
 from bench.core.errors import DataError
 from bench.core.files import atomic_write, atomic_write_text
 from bench.core.progress import Progress
-from bench.data.pixels import load_pixels
+from bench.data.pixels import decode_task, load_pixels
 
 MAX_LISTED_FAILURES = 20
+WORKERS_ENV = "BENCH_DECODE_WORKERS"  # how many processes decode (default: every core, os.cpu_count())
+PROCESSES_FROM = 256  # fewer images than this decode on threads: a pool's start-up would cost more than it saves
 IMAGES, COMPLETE, STATS = "images.npy", "complete.json", "file_stats.npy"
 DIGESTS = "file_digests.npy"  # blake2b of each file's bytes, written by --rehash (issue 28)
 DECODE_VERSION = 2  # 2: one bit-depth rule (bench.data.decode.BIT_DEPTH_RULE); caches of another version decode again
@@ -65,6 +70,7 @@ def build_image_cache(
     progress: Progress | None = None,
     workers: int | None = None,
     rehash: bool = False,
+    processes: bool | None = None,
 ) -> CachedImages:
     """Decode every manifest row into `target/images.npy` and return it as a memmap.
 
@@ -73,6 +79,11 @@ def build_image_cache(
     file is collected and reported together, by name; nothing is dropped silently. `rehash`: also hash every
     file's bytes and decode again those whose bytes differ from the last rehash (all of them the first time),
     which a replacement of the same size and modification time needs.
+
+    Decoding uses `workers` (default `decode_workers()`: $BENCH_DECODE_WORKERS, else every core) worker
+    processes (Linux; threads elsewhere), as pydicom's parsing and the uint8 scaling hold the GIL (threads did
+    not scale on VinDr-sized DICOM in benchmarks/decode.py); `processes=False` keeps it on threads, `None` picks
+    processes for PROCESSES_FROM images or more. Every path writes the same bytes: `load_pixels`' output.
     """
     paths = [Path(p) if Path(p).is_absolute() else root / p for p in manifest["path"]]
     progress = progress or Progress()
@@ -87,8 +98,9 @@ def build_image_cache(
             if len(changed) == 0:
                 return CachedImages(images, info["images_id"], 0, 0)
             return _redecode(target, images, paths, stats, changed, size, channels, crop_top, square, progress,
-                             workers)
-        return _decode_all(manifest, target, paths, stats, size, channels, crop_top, square, progress, workers)
+                             workers, processes)
+        return _decode_all(manifest, target, paths, stats, size, channels, crop_top, square, progress, workers,
+                           processes)
     except PermissionError as exc:
         raise DataError(f"cannot write the image cache at {exc.filename or target}: permission denied; set "
                         "BENCH_CACHE to a folder you can write (default ~/.cache/bench)") from None
@@ -152,8 +164,8 @@ def _open_complete(target: Path, n: int, channels: int, size: int) -> tuple[np.n
 
 
 def _decode_all(manifest: pd.DataFrame, target: Path, paths: list[Path], stats: np.ndarray, size: int,
-                channels: int, crop_top: float, square: str, progress: Progress, workers: int | None
-                ) -> CachedImages:
+                channels: int, crop_top: float, square: str, progress: Progress, workers: int | None,
+                processes: bool | None = None) -> CachedImages:
     target.mkdir(parents=True, exist_ok=True)
     (target / COMPLETE).unlink(missing_ok=True)
     remove_dead_partials(target)
@@ -162,7 +174,7 @@ def _decode_all(manifest: pd.DataFrame, target: Path, paths: list[Path], stats: 
     out = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=(len(paths), channels, size, size))
     try:
         _raise_failures(_decode_into(out, paths, size, channels, crop_top, square, progress,
-                                     workers), len(paths))
+                                     workers, processes), len(paths))
         out.flush()
     except BaseException:
         del out
@@ -197,12 +209,13 @@ def check_free_space(target: Path, needed: int) -> None:
 
 
 def _redecode(target: Path, images: np.ndarray, paths: list[Path], stats: np.ndarray, changed: np.ndarray,
-              size: int, channels: int, crop_top: float, square: str, progress: Progress, workers: int | None
-              ) -> CachedImages:
+              size: int, channels: int, crop_top: float, square: str, progress: Progress, workers: int | None,
+              processes: bool | None = None) -> CachedImages:
     """Decode the changed rows into memory first, then write them into the cache: a failure leaves it as it was,
     and the recorded stats of those rows stay old, so the next call checks them again."""
     fresh = np.empty((len(changed), channels, size, size), dtype=np.uint8)
-    failures = _decode_into(fresh, [paths[i] for i in changed], size, channels, crop_top, square, progress, workers)
+    failures = _decode_into(fresh, [paths[i] for i in changed], size, channels, crop_top, square, progress, workers,
+                            processes)
     _raise_failures(failures, len(changed))
     differ = np.array([not np.array_equal(fresh[k], images[i]) for k, i in enumerate(changed)], dtype=bool)
     changed, fresh = changed[differ], fresh[differ]  # a rehash decodes every row once: count what changed
@@ -247,20 +260,61 @@ def _raise_failures(failures: list[str], total: int) -> None:
                         "Re-download the files named above (or remove them from the data set's label file).")
 
 
+def decode_workers() -> int:
+    """Worker count for decoding: $BENCH_DECODE_WORKERS when set to a positive integer, else os.cpu_count()."""
+    text = os.environ.get(WORKERS_ENV, "").strip()
+    if text:
+        if not text.isdigit() or int(text) < 1:
+            raise DataError(f"{WORKERS_ENV} must be a positive integer, got {text!r}")
+        return int(text)
+    return os.cpu_count() or 1
+
+
+def _process_context() -> multiprocessing.context.BaseContext | None:
+    """fork on Linux, as PyTorch's DataLoader workers start: the workers run only the decoders (no torch, no
+    output), and unlike spawn or forkserver they never re-run the caller's script, so a script without an
+    `if __name__ == "__main__"` guard still works. Elsewhere None: threads decode."""
+    return multiprocessing.get_context("fork") if sys.platform == "linux" else None
+
+
+def _ignore_interrupts() -> None:
+    """Worker processes leave Ctrl-C to the parent, which stops the pool and reports it once."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _decode_into(out: np.ndarray, paths: list[Path], size: int, channels: int, crop_top: float, square: str,
-                 progress: Progress, workers: int | None) -> list[str]:
-    """Decode `paths[i]` into `out[i]` on a thread pool (decoders release the GIL); returns the failures."""
+                 progress: Progress, workers: int | None, processes: bool | None = None) -> list[str]:
+    """Decode `paths[i]` into `out[i]` on worker processes (or threads: see build_image_cache); returns the
+    failures."""
+    workers = workers or decode_workers()
+    context = _process_context()
+    if processes is None:
+        processes = workers > 1 and len(paths) >= PROCESSES_FROM
+    processes = processes and context is not None
     failures: list[str] = []
+    with progress.task(f"decode {len(paths)} images", total=len(paths)) as bar:
+        if processes:
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_ignore_interrupts)
+            tasks = ((str(path), size, channels, crop_top, square) for path in paths)
+            try:
+                chunk = max(1, min(16, len(paths) // (workers * 8)))
+                for index, (image, error) in enumerate(pool.map(decode_task, tasks, chunksize=chunk)):
+                    if error is None:
+                        out[index] = image
+                    else:
+                        failures.append(error)
+                    bar.advance(1)
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+            return failures
 
-    def decode(index: int) -> None:
-        try:
-            out[index] = load_pixels(paths[index], size, channels, crop_top=crop_top, square=square)
-        except DataError as exc:
-            failures.append(str(exc))
+        def decode(index: int) -> None:
+            try:
+                out[index] = load_pixels(paths[index], size, channels, crop_top=crop_top, square=square)
+            except DataError as exc:
+                failures.append(str(exc))
 
-    with ThreadPoolExecutor(max_workers=workers or min(8, (os.cpu_count() or 2) + 2)) as pool, progress.task(
-        f"decode {len(paths)} images", total=len(paths)
-    ) as bar:
-        for _ in pool.map(decode, range(len(paths))):
-            bar.advance(1)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for _ in pool.map(decode, range(len(paths))):
+                bar.advance(1)
     return failures

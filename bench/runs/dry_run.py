@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 
 from bench.core.cost import CostProbe, DataShape
+from bench.core.errors import BenchError
 from bench.data.adapter import DatasetAdapter
 from bench.runs.plan import RunSpec
 
@@ -27,6 +29,40 @@ SCORE_ROW_BYTES = 48  # scores.parquet per image (id, label, split, score; compr
 
 
 N_SAMPLE_MAPS = 16  # the runner keeps 8 normal and 8 abnormal test images with their maps
+
+
+BUDGET_ENV = "BENCH_MEMORY_BUDGET_GB"
+DEFAULT_BUDGET_GB = 16.0  # host memory a run may need (issue 27: a 32 GB workstation running one run beside others)
+
+
+def memory_budget_gb() -> float:
+    """The host-memory budget of one run: $BENCH_MEMORY_BUDGET_GB, else DEFAULT_BUDGET_GB."""
+    text = os.environ.get(BUDGET_ENV, "").strip()
+    if not text:
+        return DEFAULT_BUDGET_GB
+    try:
+        budget = float(text)
+    except ValueError:
+        budget = -1.0
+    if not budget > 0 or not math.isfinite(budget):
+        raise BenchError(f"{BUDGET_ENV} must be a positive number of GB, got {text!r}")
+    return budget
+
+
+def check_memory_budget(estimates: Sequence[RunEstimate], device: torch.device) -> None:
+    """Refuse (BenchError: one line, exit 2) when a run's predicted host memory exceeds the budget. On CUDA the
+    probes measure GPU memory, not the host's, so there is nothing to check."""
+    if device.type != "cpu":
+        return
+    budget = memory_budget_gb()
+    over = [e for e in estimates if e.probe.peak_memory_mb is not None and e.probe.peak_memory_mb / 1024 > budget]
+    if over:
+        worst = max(over, key=lambda e: e.probe.peak_memory_mb or 0.0)
+        names = ", ".join(dict.fromkeys(f"{e.spec.method} on {e.spec.dataset}" for e in over))
+        raise BenchError(f"{len(over)} planned run(s) need more host memory than the {budget:g} GB budget ({names}; "
+                         f"{worst.spec.method} about {(worst.probe.peak_memory_mb or 0.0) / 1024:.1f} GB): lower the "
+                         "image size (--set data.size=N) or the method's training-set cap where it has one (pca: "
+                         f"--set max_train_images=N), or raise {BUDGET_ENV}")
 
 
 def data_shape(adapter: DatasetAdapter) -> DataShape:
@@ -103,31 +139,67 @@ def settings(spec: RunSpec) -> str:
     return ", ".join(f"{k}={v}" for k, v in pairs)
 
 
-def table(estimates: Sequence[RunEstimate], device: str) -> Any:
-    """The dry-run table (rich), one row per run, and a total."""
-    from rich.table import Table
+def _constant(values: Sequence[str]) -> str | None:
+    """The one value every row has, else None."""
+    return values[0] if values and len(set(values)) == 1 else None
 
+
+def table(estimates: Sequence[RunEstimate], device: str, width: int = 120) -> tuple[Any, list[str]]:
+    """The dry-run table (rich), one row per run and a total, no wider than `width`, and the lines to print under
+    it. What every run shares (data set, preset, seed) goes into the title, the probes' notes go under the table,
+    the low-value columns (params, s/step, steps) are left out where they do not fit, and, where still too wide,
+    preset and settings become a short configuration tag (c1, c2, ...) spelled out under the table. No number
+    wraps."""
+    from bench.core.terminal import Column, fit_table
+
+    shared = {name: _constant([str(getattr(e.spec, name)) for e in estimates]) for name in ("dataset", "preset",
+                                                                                           "seed")}
     with_settings = any(settings(e.spec) for e in estimates)
-    out = Table(title=f"planned runs on {device} (estimates; nothing is written)")
-    columns = ["method", "dataset", *(["settings"] if with_settings else []), "seed", "preset", "params", "s/step",
-               "steps", "est. wall", "peak mem", "disk", "notes"]
-    for column in columns:
-        text = column in ("method", "dataset", "settings", "preset", "notes")
-        out.add_column(column, justify="left" if text else "right", overflow="fold")
+    configs = {(e.spec.preset, settings(e.spec)): "" for e in estimates}
+    configs = {key: f"c{i}" for i, key in enumerate(configs, 1)}
+    numbers = [Column("params", drop=3), Column("s/step", drop=2), Column("steps", drop=1),
+               Column("est. wall", "wall"), Column("peak mem", "mem"), Column("disk")]
+    head = [Column("method", text=True), *([Column("dataset", text=True)] if shared["dataset"] is None else [])]
+    seed = [Column("seed")] if shared["seed"] is None else []
+    wide = [*head, *([Column("preset", text=True)] if shared["preset"] is None else []),
+            *([Column("settings", text=True)] if with_settings else []), *seed, *numbers]
+    narrow = [*head, *([Column("config", text=True)] if len(configs) > 1 else []), *seed, *numbers]
+
+    def rows(columns: list[Column]) -> list[list[str] | None]:
+        out: list[list[str] | None] = []
+        for e in estimates:
+            p = e.probe
+            peak = None if p.peak_memory_mb is None else p.peak_memory_mb * 2**20
+            cells = {"method": e.spec.method, "dataset": e.spec.dataset, "preset": e.spec.preset,
+                     "settings": settings(e.spec), "config": configs[(e.spec.preset, settings(e.spec))],
+                     "seed": str(e.spec.seed), "params": human_count(p.parameters),
+                     "s/step": "?" if p.seconds_per_step is None else f"{p.seconds_per_step:.3g}",
+                     "steps": "?" if p.steps is None else f"{p.steps:,}",
+                     "est. wall": human_seconds(p.wall_seconds), "peak mem": human_bytes(peak),
+                     "disk": human_bytes(e.disk_bytes)}
+            out.append([cells[c.header] for c in columns])
+        walls = [e.probe.wall_seconds for e in estimates]
+        total_wall = None if any(w is None for w in walls) else sum(walls)  # type: ignore[arg-type]
+        total = {"method": "total", "est. wall": human_seconds(total_wall),
+                 "disk": human_bytes(sum(e.disk_bytes for e in estimates))}
+        return [*out, None, [total.get(c.header, "") for c in columns]]
+
+    shared_text = ", ".join(f"{name} {value}" for name, value in shared.items() if value is not None)
+    title = f"{len(estimates)} run(s) planned on {device}{': ' + shared_text if shared_text else ''} (estimates; " \
+            "nothing is written)"
+    fitted = fit_table(wide, rows(wide), width, title)
+    lines = []
+    if not fitted.fits and len(configs) > 1:
+        fitted = fit_table(narrow, rows(narrow), width, title)
+        lines += [f"{tag}: preset {preset}{', ' + text if text else ''}" for (preset, text), tag in configs.items()]
+    notes: dict[str, str] = {}
     for e in estimates:
-        p = e.probe
-        sps = "?" if p.seconds_per_step is None else f"{p.seconds_per_step:.3g}"
-        steps = "?" if p.steps is None else f"{p.steps:,}"
-        peak = None if p.peak_memory_mb is None else p.peak_memory_mb * 2**20
-        out.add_row(e.spec.method, e.spec.dataset, *([settings(e.spec)] if with_settings else []), str(e.spec.seed),
-                    e.spec.preset, human_count(p.parameters), sps, steps, human_seconds(p.wall_seconds),
-                    human_bytes(peak), human_bytes(e.disk_bytes), "; ".join((p.step, *p.notes)))
-    walls = [e.probe.wall_seconds for e in estimates]
-    total_wall = None if any(w is None for w in walls) else sum(walls)  # type: ignore[arg-type]
-    out.add_section()
-    out.add_row("total", f"{len(estimates)} run(s)", *([""] if with_settings else []), "", "", "", "", "",
-                human_seconds(total_wall), "", human_bytes(sum(e.disk_bytes for e in estimates)), "")
-    return out
+        label = e.spec.method if shared["preset"] else f"{e.spec.method} ({e.spec.preset})"
+        notes.setdefault(label, "; ".join((e.probe.step, *e.probe.notes)))
+    lines += [f"{label}: {note}" for label, note in notes.items()]
+    if fitted.dropped:
+        lines.append(f"left out to fit {width} columns: {', '.join(fitted.dropped)} (set COLUMNS wider to see them)")
+    return fitted.table, lines
 
 
 def dry_run(groups: Sequence[tuple[DatasetAdapter, Sequence[RunSpec]]], device: str, console: Any) -> list[RunEstimate]:
@@ -142,14 +214,18 @@ def dry_run(groups: Sequence[tuple[DatasetAdapter, Sequence[RunSpec]]], device: 
     for adapter, specs in groups:
         console.print(data_shape(adapter).describe(), highlight=False)
         estimates += estimate_runs(specs, adapter, choice.device, probes)
-    console.print(table(estimates, str(choice.device)))
+    shown, lines = table(estimates, str(choice.device), console.width)
+    console.print(shown)
+    for line in lines:  # the probes' notes: prose, wrapped at word boundaries
+        console.print(line, highlight=False, markup=False)
     console.print(LEGEND, highlight=False)
+    check_memory_budget(estimates, choice.device)
     return estimates
 
 
 LEGEND = ("s/step: seconds per training step measured here (GANs: one iteration, a D step with a G step every "
-          "n_critic; anomalib: one batch; PCA: the whole fit) on random images at the preset's size. est. wall = "
-          "s/step x steps + scoring. peak mem: GPU memory allocated (CUDA) or the process's resident memory (CPU) "
-          "during the probe. disk: the run folder (detector, checkpoints, logs, scores, sample maps). On CPU a GAN "
-          "step at batch 1 stands for the batch scaled linearly: an upper bound, as a step costs less per image at "
-          "larger batches. On CUDA the probe runs the full batch.")
+          "n_critic; anomalib: one batch; PCA: the whole fit) on random images at the preset's size. est. wall "
+          "(short: wall) = s/step x steps + scoring. peak mem (short: mem): GPU memory allocated (CUDA) or the "
+          "process's resident memory (CPU) during the probe. disk: the run folder (detector, checkpoints, logs, "
+          "scores, sample maps). On CPU a GAN step at batch 1 stands for the batch scaled linearly: an upper bound,"
+          " as a step costs less per image at larger batches. On CUDA the probe runs the full batch.")

@@ -1,4 +1,13 @@
-"""PCA reconstruction error as an anomaly score (scikit-learn PCA fitted on known-normal images)."""
+"""PCA reconstruction error as an anomaly score (scikit-learn PCA fitted on known-normal images).
+
+The fit is exact PCA computed through the smaller of the two symmetric matrices of the centred float32 data matrix
+X (N images x D pixels): the Gram matrix X X^T (N x N) when N <= D, else the covariance X^T X (D x D), each
+decomposed by a symmetric eigensolver. Its eigenvalues are all of the squared singular values, so a fraction of
+variance (`n_components` < 1) picks the components exactly as scikit-learn's full SVD does, at a fraction of its
+memory: scikit-learn's `svd_solver="full"` holds X, its centred copy, U (N x N), Vt (min(N, D) x D) and LAPACK's
+work space (6.2 GB peak at ChestX-ray14's 10,000 images of 128 x 128, issue 27). Here the peak is predicted by
+`memory_bytes` and bounded by the test against the measured RSS. Scores equal scikit-learn's full-SVD PCA within
+SCORE_RTOL (tests/methods/test_pca_scale.py)."""
 
 from __future__ import annotations
 
@@ -30,10 +39,75 @@ class PCAConfig:
 
 
 SAMPLE_IMAGES = 128  # the cost probe's fit sample
+SCORE_CHUNK = 512  # images scored at once: bounds scoring memory to a few chunks of float32 pixels
+MEMORY_HEADROOM = 0.1  # over the arrays counted by memory_bytes (test_pca_scale measured them within 6 %)
+SCORE_RTOL = 1e-3  # scores vs scikit-learn's full-SVD PCA: max |diff| / max |score| (measured: about 1e-5)
 
 
-def _flatten(images: ImageSet) -> np.ndarray:
-    return np.asarray(images.images, dtype=np.float32).reshape(len(images), -1) / 255.0
+def _flatten(images: Any) -> np.ndarray:
+    """(N, D) float32 in [0, 1]; one new array (scaled in place)."""
+    features = np.asarray(images, dtype=np.float32).reshape(len(images), -1)
+    if np.shares_memory(features, images):
+        features = features.copy()
+    features /= 255.0
+    return features
+
+
+def memory_bytes(n: int, pixels: int, n_scored: int = 0) -> int:
+    """Bytes a fit on `n` images of `pixels` values (and scoring) adds to the process, as `exact_pca` allocates
+    them: the uint8 training images read (N D) and the float32 data matrix (4 N D, centred in place), then the
+    larger of the eigenproblem of m = min(N, D) (the matrix, decomposed in place, and its eigenvectors: 8 m^2) and
+    the components (kept eigenvectors beside all of them, then the components: at most 4 m^2 + 4 m D); scoring
+    adds the scored uint8 images and chunks of float32 pixels beside the components. Plus MEMORY_HEADROOM for
+    the allocator and BLAS buffers."""
+    m = min(n, pixels)
+    fit = 5 * n * pixels + max(8 * m * m, 4 * m * m + 4 * m * pixels)
+    score = 4 * m * pixels + min(n_scored, SCORE_CHUNK) * pixels * 4 * 4  # 4 float32 arrays
+    return int((1 + MEMORY_HEADROOM) * (n_scored * pixels + max(fit, score)))
+
+
+def exact_pca(features: np.ndarray, n_components: float, whiten: bool) -> Any:
+    """A fitted scikit-learn `PCA` (same attributes as `svd_solver="full"`) from the eigendecomposition of the
+    smaller symmetric matrix of `features` (N x D float32; centred in place: the caller's array is consumed)."""
+    from scipy.linalg import eigh
+    from sklearn.decomposition import PCA  # here: planning a run must not pay for it
+
+    n, pixels = features.shape
+    mean = features.mean(axis=0, dtype=np.float64).astype(np.float32)
+    features -= mean
+    gram = n <= pixels
+    matrix = features @ features.T if gram else features.T @ features  # m x m, float32, symmetric
+    # its transpose is the same matrix in Fortran order: LAPACK overwrites it in place instead of copying it
+    values, vectors = eigh(matrix.T, overwrite_a=True, check_finite=False, driver="evr")
+    del matrix
+    order = np.argsort(values)[::-1]
+    values = np.clip(values[order], 0.0, None).astype(np.float64)
+    variance = values / max(n - 1, 1)
+    total = variance.sum()
+    ratio = variance / total if total > 0 else np.zeros_like(variance)
+    if 0 < n_components < 1:  # scikit-learn's rule for a fraction of variance
+        k = int(np.searchsorted(np.cumsum(ratio), n_components, side="right") + 1)
+    else:
+        k = int(n_components)
+    k = max(1, min(k, len(values)))
+    kept = np.ascontiguousarray(vectors[:, order[:k]].T)  # k x m
+    del vectors
+    if gram:  # V_k = U_k^T X / s_k: each component from the data and its Gram eigenvector
+        singular = np.sqrt(np.maximum(values[:k], np.finfo(np.float32).tiny)).astype(np.float32)
+        components = kept @ features
+        components /= singular[:, None]
+        del kept
+    else:
+        components = kept
+    pca = PCA(n_components=n_components if 0 < n_components < 1 else k, whiten=whiten, svd_solver="full")
+    pca.mean_ = mean
+    pca.components_ = components.astype(np.float32, copy=False)
+    pca.explained_variance_ = variance[:k].astype(np.float32)
+    pca.explained_variance_ratio_ = ratio[:k].astype(np.float32)
+    pca.singular_values_ = np.sqrt(values[:k]).astype(np.float32)
+    pca.noise_variance_ = float(variance[k:].mean()) if k < min(n, pixels) else 0.0
+    pca.n_components_, pca.n_samples_, pca.n_features_in_ = k, n, pixels
+    return pca
 
 
 class PCADetector(Detector):
@@ -53,32 +127,40 @@ class PCADetector(Detector):
     }
 
     def _fit(self, data: TrainData, val: Any | None) -> None:
-        features = _flatten(data.normal)
-        if len(features) > self.config.max_train_images:
-            keep = np.random.default_rng(self.seed).choice(len(features), self.config.max_train_images, replace=False)
-            features = features[np.sort(keep)]
+        images = data.normal.images
+        if len(images) > self.config.max_train_images:
+            keep = np.random.default_rng(self.seed).choice(len(images), self.config.max_train_images, replace=False)
+            images = images[np.sort(keep)]
         n_components = self.config.n_components
         if n_components >= 1:
-            n_components = int(min(n_components, *features.shape))
-        from sklearn.decomposition import PCA  # here: planning a run must not pay for it
-        self.pca_ = PCA(n_components=n_components, whiten=self.config.whiten, svd_solver="full",
-                        random_state=self.seed).fit(features)
+            n_components = int(min(n_components, len(images), int(np.prod(images.shape[1:]))))
+        self.pca_ = exact_pca(_flatten(images), n_components, self.config.whiten)
+
+    def _residuals(self, images: ImageSet) -> Any:
+        """(start, features, reconstruction) per chunk of SCORE_CHUNK images."""
+        for start in range(0, len(images), SCORE_CHUNK):
+            features = _flatten(images.images[start : start + SCORE_CHUNK])
+            yield start, features, self.pca_.inverse_transform(self.pca_.transform(features))
 
     def _score(self, images: ImageSet) -> np.ndarray:
-        features = _flatten(images)
-        restored = self.pca_.inverse_transform(self.pca_.transform(features))
-        return ((features - restored) ** 2).mean(axis=1)
+        scores = np.empty(len(images), dtype=np.float32)
+        for start, features, restored in self._residuals(images):
+            scores[start : start + len(features)] = ((features - restored) ** 2).mean(axis=1)
+        return scores
 
     def _anomaly_maps(self, images: ImageSet) -> np.ndarray:
-        features = _flatten(images)
-        restored = self.pca_.inverse_transform(self.pca_.transform(features))
-        maps = np.abs(features - restored).reshape(len(images), *images.images.shape[1:])
-        return maps.mean(axis=1)
+        shape = images.images.shape
+        maps = np.empty((len(images), *shape[2:]), dtype=np.float32)
+        for start, features, restored in self._residuals(images):
+            diff = np.abs(features - restored).reshape(len(features), *shape[1:])
+            maps[start : start + len(features)] = diff.mean(axis=1)
+        return maps
 
     @classmethod
     def cost_probe(cls, config: PCAConfig, data: Any, device: torch.device) -> Any:
-        """A fit on a random sample of the training set's image size, scaled by the full SVD's cost
-        min(N, D)^2 max(N, D) to the N images the fit will use (D pixels per image)."""
+        """A fit on a random sample of the training set's image size, scaled by the eigenproblem's cost
+        N D m + m^3 (m = min(N, D)) to the N images the fit will use (D pixels per image). Peak memory: the
+        probe's measured peak plus what `memory_bytes` adds from the sample's size to the full size."""
         from bench.core.cost import CostProbe, peak_memory, random_images, timed
 
         n_train = min(data.count("train_normal"), config.max_train_images)
@@ -90,15 +172,20 @@ class PCADetector(Detector):
             per_image = timed(lambda: detector._score(sample), torch.device("cpu")) / n_sample
         pixels = data.channels * data.size**2
 
-        def svd_cost(n: int) -> float:
-            return min(n, pixels) ** 2 * max(n, pixels)
+        def eig_cost(n: int) -> float:
+            m = min(n, pixels)
+            return n * pixels * m + m**3
 
-        kept = min(n_train, pixels)  # components are at most min(N, D), each D float64 values, plus the mean
-        return CostProbe(parameters=None, seconds_per_step=seconds * svd_cost(max(n_train, 2)) / svd_cost(n_sample),
-                         steps=1, step=f"fit on {n_train:,} images", peak_memory_mb=peak.mb,
-                         state_bytes=8 * pixels * (kept + 2),
-                         extra_seconds=per_image * (data.count("test") + data.count("val")),
-                         notes=(f"timed on {n_sample} images, SVD-scaled",))
+        scored = data.count("test") + data.count("val")
+        grown = memory_bytes(n_train, pixels, scored) - memory_bytes(n_sample, pixels, n_sample)
+        peak_mb = None if peak.mb is None else peak.mb + max(grown, 0) / 2**20
+        kept = min(n_train, pixels)  # components are at most min(N, D), each D float32 values, plus the mean
+        return CostProbe(parameters=None, seconds_per_step=seconds * eig_cost(max(n_train, 2)) / eig_cost(n_sample),
+                         steps=1, step=f"fit on {n_train:,} images", peak_memory_mb=peak_mb,
+                         state_bytes=4 * pixels * (kept + 2),
+                         extra_seconds=per_image * scored,
+                         notes=(f"timed on {n_sample} images, scaled to N; memory: the probe's peak plus the data "
+                                "matrix and eigenproblem at N",))
 
     def state_dict(self) -> dict[str, Any]:
         pca = self.pca_
