@@ -18,10 +18,9 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-# The demo: every method with its smoke preset on a small synthetic set (200 known normals, 200 unlabeled, 50 + 50
-# validation and 100 + 100 test images), in under 3 minutes on 2 CPU cores (the default set, 2000 images, took about
-# 6: PatchCore's coreset and GANomaly's epochs grow with the training set). One compute thread: these small networks
-# gain little from a second one and lose several times over when anything else runs. README shows what it prints.
+# The demo: every method of `--methods all` with its smoke preset on a small synthetic set (200 known normals, 200
+# unlabeled, 50 + 50 validation and 100 + 100 test images); README gives its time and what it prints. One compute
+# thread: these small networks gain little from a second one and lose several times over when anything else runs.
 DEMO_SET := --set data.n_normal=200 --set data.unlabeled_size=200 --set data.n_val=50 --set data.n_test=100
 
 demo: $(BIN)/.installed
