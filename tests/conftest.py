@@ -20,13 +20,6 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
-@pytest.fixture(autouse=True)
-def piped_width(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test starts without COLUMNS, so the CLI prints at its piped width (120) whatever the shell exported
-    or an earlier test in the same process set (tests/test_table_width.py sets it for its own commands)."""
-    monkeypatch.delenv("COLUMNS", raising=False)
-
-
 @pytest.fixture(scope="session", autouse=True)
 def private_cache(tmp_path_factory: pytest.TempPathFactory):
     """Every test session decodes into its own BENCH_CACHE, never the user's."""

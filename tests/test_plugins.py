@@ -35,7 +35,7 @@ def test_entry_point_plugin_is_listed_and_runs(tmp_path):
     site = tmp_path / "site"
     site.mkdir()
     install_fake_distribution(site)
-    env = {**os.environ, "PYTHONPATH": str(site)}
+    env = {**os.environ, "PYTHONPATH": str(site), "COLUMNS": "200"}  # the listing read whole, as the harness does
     listing = subprocess.run([sys.executable, "-m", "bench.cli", "list"], capture_output=True, text=True, env=env,
                              check=True).stdout
     assert "tinypca" in listing and "plugin tinyplugin 0.1" in listing

@@ -27,7 +27,7 @@ def swept(tmp_path_factory):
     """A 2 x 2 grid (n_components x anomaly ratio) of PCA runs from one command, and that command's output."""
     runs = tmp_path_factory.mktemp("sweep-cli") / "runs"
     result = bench_in_process(*PCA_SMOKE, "--runs", str(runs), "--device", "cpu", "--set", "n_components=2,4",
-                              "--set", "data.anomaly_ratio=0.2,0.6", *SMALL)
+                              "--set", "data.anomaly_ratio=0.2,0.6", *SMALL, env={"COLUMNS": "200"})  # read whole
     assert result.returncode == 0, result.stderr
     return runs, result
 
