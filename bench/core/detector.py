@@ -198,3 +198,8 @@ def probe_fit_on_sample(cls: type[Detector], config: Any, data: DataShape, devic
                      step="training image", peak_memory_mb=peak.mb,
                      state_bytes=state_size(detector.state_dict()), extra_seconds=score_seconds * n_scored,
                      notes=(f"generic: fit on {len(normal)} images, scaled linearly",))
+
+
+def state_on_cpu(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A module's state_dict detached and on the CPU: what `Detector.state_dict` returns for each network."""
+    return {k: v.detach().cpu() for k, v in module.state_dict().items()}

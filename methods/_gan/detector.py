@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
-from bench.core.detector import Detector, RunResources
+from bench.core.detector import Detector, RunResources, state_on_cpu
 from bench.core.device import seed_everything
 from bench.core.images import TrainData
 from bench.methods._gan.accel import Accel
@@ -68,7 +68,7 @@ class GANDetector(RestorationScoring, Detector):
         return {"training": getattr(self, "train_info_", None), "image_size": getattr(self, "size_", None)}
 
     def state_dict(self) -> dict[str, Any]:
-        return {"generator": {k: v.detach().cpu() for k, v in self.generator_.state_dict().items()},
+        return {"generator": state_on_cpu(self.generator_),
                 "size": int(self.size_)}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from bench.core.config import config_to_dict
+from bench.core.detector import state_on_cpu
 from bench.core.device import seed_everything
 from bench.core.errors import BenchError
 from bench.core.images import ImageSet, TrainData
@@ -125,11 +126,8 @@ class ALADDetector(GANDetector):
         return {"training": getattr(self, "train_info_", None), "image_size": getattr(self, "size_", None)}
 
     def state_dict(self) -> dict[str, Any]:
-        def cpu(module: torch.nn.Module) -> dict[str, torch.Tensor]:
-            return {k: v.detach().cpu() for k, v in module.state_dict().items()}
-
-        return {"encoder": cpu(self.encoder_), "generator": cpu(self.generator_), "critic_xx": cpu(self.critic_),
-                "size": int(self.size_)}
+        return {"encoder": state_on_cpu(self.encoder_), "generator": state_on_cpu(self.generator_),
+                "critic_xx": state_on_cpu(self.critic_), "size": int(self.size_)}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         c = self.config

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from bench.core.config import config_to_dict
+from bench.core.detector import state_on_cpu
 from bench.core.device import seed_everything
 from bench.core.images import ImageSet, TrainData
 from bench.methods._gan import DeviceSampler, GANLoop, LoopSettings, fingerprint, ids_digest, images_to_device
@@ -86,8 +87,8 @@ class ALOCCDetector(GANDetector):
         return {"training": getattr(self, "train_info_", None), "image_size": getattr(self, "size_", None)}
 
     def state_dict(self) -> dict[str, Any]:
-        return {"refiner": {k: v.detach().cpu() for k, v in self.generator_.state_dict().items()},
-                "critic": {k: v.detach().cpu() for k, v in self.critic_.state_dict().items()},
+        return {"refiner": state_on_cpu(self.generator_),
+                "critic": state_on_cpu(self.critic_),
                 "size": int(self.size_)}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from bench.core.detector import Detector, RunResources
+from bench.core.detector import Detector, RunResources, state_on_cpu
 from bench.core.errors import BenchError
 from bench.core.images import ImageSet, TrainData
 from bench.data.cache import cache_root
@@ -180,7 +180,7 @@ class AnomalibDetector(Detector):
 
     # -- state ----------------------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {"module": {k: v.detach().cpu() for k, v in self.module_.state_dict().items()},
+        return {"module": state_on_cpu(self.module_),
                 "input_size": list(self.input_size_), "weights": [dict(r) for r in self.weights_],
                 "trainer_arguments": dict(self.trainer_arguments_)}
 

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from bench.core.config import config_to_dict
-from bench.core.detector import Detector
+from bench.core.detector import Detector, state_on_cpu
 from bench.core.device import seed_everything
 from bench.core.errors import BenchError
 from bench.core.images import ImageSet, TrainData
@@ -125,11 +125,8 @@ class DDADDetector(Detector):
         return probe_training(config, data, device)
 
     def state_dict(self) -> dict[str, Any]:
-        def cpu(m: torch.nn.Module) -> dict[str, torch.Tensor]:
-            return {k: v.detach().cpu() for k, v in m.state_dict().items()}
-
-        return {"udm": [cpu(m) for m in self.udm_], "ndm": [cpu(m) for m in self.ndm_],
-                "refine": None if self.refine_ is None else cpu(self.refine_)}
+        return {"udm": [state_on_cpu(m) for m in self.udm_], "ndm": [state_on_cpu(m) for m in self.ndm_],
+                "refine": None if self.refine_ is None else state_on_cpu(self.refine_)}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         def built(states: list[Mapping[str, Any]]) -> list[Autoencoder]:

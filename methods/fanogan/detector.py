@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from bench.core.detector import state_on_cpu
 from bench.core.device import seed_everything
 from bench.core.images import ImageSet, TrainData
 from bench.methods._gan import ids_digest, images_to_device
@@ -97,11 +98,8 @@ class FAnoGANDetector(GANDetector):
         return {"training": getattr(self, "train_info_", None), "image_size": getattr(self, "size_", None)}
 
     def state_dict(self) -> dict[str, Any]:
-        def cpu(module: torch.nn.Module) -> dict[str, torch.Tensor]:
-            return {k: v.detach().cpu() for k, v in module.state_dict().items()}
-
-        return {"generator": cpu(self.generator_), "critic": cpu(self.critic_), "encoder": cpu(self.encoder_),
-                "size": int(self.size_)}
+        return {"generator": state_on_cpu(self.generator_), "critic": state_on_cpu(self.critic_),
+                "encoder": state_on_cpu(self.encoder_), "size": int(self.size_)}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.size_ = int(state["size"])
