@@ -88,6 +88,13 @@ class Detector(ABC):
         return config
 
     @classmethod
+    def check_config(cls, config: Any) -> None:
+        """Plan-time checks that need more than the config's own fields (e.g. a library's constructor signature):
+        raise BenchError with what to change. Called by `bench.plan` before anything is decoded or trained.
+        Default: none."""
+        return None
+
+    @classmethod
     def from_preset(cls, preset: str = "paper", overrides: Mapping[str, Any] | None = None, **kwargs: Any) -> Self:
         """Build a detector from a named preset plus overrides."""
         return cls(cls.preset(preset, overrides), **kwargs)

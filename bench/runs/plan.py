@@ -71,7 +71,7 @@ def plan(method_names: list[str], dataset: str, seeds: list[int], preset: str, a
                                                  adapter.options_class)
     adapter.make_options(data_overrides)
     for name, cls in classes.items():
-        cls.preset(preset, per_method[name])
+        cls.check_config(cls.preset(preset, per_method[name]))
     if threshold_policy:
         ThresholdPolicy.parse(threshold_policy)
     return [RunSpec(name, dataset, seed, preset, per_method[name], data_overrides, threshold_policy)

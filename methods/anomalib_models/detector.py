@@ -115,6 +115,16 @@ class AnomalibDetector(Detector):
         trainer_arguments, such as PaDiM's single pass, still take precedence inside the Engine)."""
         return self.config.epochs or catalog.model_info(self.model_key).epochs or catalog.DEFAULT_EPOCHS
 
+    @classmethod
+    def check_config(cls, config: Any) -> None:
+        """`model_args` keywords the anomalib class does not take are an error now, not after decoding (imports
+        anomalib, a few seconds, only when model_args is set)."""
+        if getattr(config, "model_args", ""):
+            from bench.methods.anomalib_models.training import anomalib_class, check_arguments
+
+            model_class = anomalib_class(catalog.model_info(cls.model_key).class_name)
+            check_arguments(model_class, cls(config, device="cpu").model_kwargs(model_class))
+
     # -- the contract ---------------------------------------------------------------------------------------------
     def _fit(self, data: TrainData, val: Any | None) -> None:
         from bench.methods.anomalib_models.training import fit_module, seeded

@@ -16,13 +16,14 @@ import random
 import shutil
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from bench.core.errors import BenchError
 from bench.core.images import ImageSet
 from bench.core.progress import Progress
 from bench.methods.anomalib_models.data import train_datamodule
@@ -94,17 +95,20 @@ def anomalib_class(class_name: str) -> type:
     return getattr(anomalib.models, class_name)
 
 
-def build_module(model_class: type, kwargs: dict[str, Any], image_size: tuple[int, int]) -> Any:
-    """The Lightning module with anomalib's default pre-processing at `image_size` and no post-processing,
-    evaluator or visualiser: scores stay raw (anomalib would min-max normalise them)."""
+def check_arguments(model_class: type, kwargs: Mapping[str, Any]) -> None:
+    """Raise BenchError naming the keywords of `kwargs` that `model_class` does not take, and those it does."""
     accepted = inspect.signature(model_class.__init__).parameters
     unknown = sorted(k for k in kwargs if k not in accepted)
     if unknown:
-        from bench.core.errors import BenchError
-
         valid = [k for k in accepted if k not in ("self", "pre_processor", "post_processor", "evaluator",
                                                    "visualizer", "args", "kwargs")]
         raise BenchError(f"{model_class.__name__} has no argument(s) {', '.join(unknown)}; it takes {', '.join(valid)}")
+
+
+def build_module(model_class: type, kwargs: dict[str, Any], image_size: tuple[int, int]) -> Any:
+    """The Lightning module with anomalib's default pre-processing at `image_size` and no post-processing,
+    evaluator or visualiser: scores stay raw (anomalib would min-max normalise them)."""
+    check_arguments(model_class, kwargs)
     pre_processor = model_class.configure_pre_processor(image_size=image_size)
     return model_class(pre_processor=pre_processor, post_processor=False, evaluator=False, visualizer=False,
                        **kwargs)
