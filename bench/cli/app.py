@@ -403,6 +403,10 @@ def _terminate(signum: int, frame: object) -> None:
 def main() -> None:
     """Console-script entry point: user errors print one line and exit 2."""
     signal.signal(signal.SIGTERM, _terminate)
+    # A shell starts background jobs (`bench run ... &` in a script) with SIGINT ignored, and Python then keeps it
+    # ignored: `kill -INT` would do nothing. A run's Ctrl-C is defined (recorded as interrupted, resumable), so
+    # SIGINT always stops it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         exit_code = app(standalone_mode=False)  # without standalone mode, click returns typer.Exit's code
     except BenchError as exc:

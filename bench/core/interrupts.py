@@ -4,6 +4,10 @@ A KeyboardInterrupt can land between any two bytecodes, e.g. half-way through an
 written then would not resume exactly. Inside `deferred_interrupts()` the first SIGINT / SIGTERM only sets a flag;
 the loop checks it between iterations, saves a checkpoint and raises `TrainingInterrupted`. A second signal
 raises at once (the user insists).
+
+A library's own loop that catches KeyboardInterrupt (Lightning's Trainer: it then ignores Ctrl-C and exits the
+process with status 1, so the run would stay "running") runs inside `interrupts_through_library()`: the signals
+raise an exception the library lets through after its clean-up, turned back into a KeyboardInterrupt outside.
 """
 
 from __future__ import annotations
@@ -51,6 +55,31 @@ def deferred_interrupts() -> Iterator[PendingInterrupt]:
     previous = {sig: signal.signal(sig, defer) for sig in SIGNALS}
     try:
         yield pending
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class _SignalStop(BaseException):
+    """Not a KeyboardInterrupt, so `except KeyboardInterrupt` in a library does not swallow it."""
+
+
+@contextlib.contextmanager
+def interrupts_through_library() -> Iterator[None]:
+    """SIGINT / SIGTERM stop the block at once, through a library that handles KeyboardInterrupt its own way, and
+    leave it as a KeyboardInterrupt (main thread only; elsewhere signals behave as before)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise _SignalStop(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in SIGNALS}
+    try:
+        yield
+    except _SignalStop:
+        raise KeyboardInterrupt from None
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

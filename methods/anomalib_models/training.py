@@ -25,6 +25,7 @@ import torch
 
 from bench.core.errors import BenchError
 from bench.core.images import ImageSet
+from bench.core.interrupts import interrupts_through_library
 from bench.core.progress import Progress
 from bench.methods.anomalib_models.data import train_datamodule
 
@@ -159,7 +160,7 @@ def fit_module(module: Any, images: ImageSet, *, epochs: int, batch_size: int, s
             enable_progress_bar=False, enable_model_summary=False,
             **({"check_val_every_n_epoch": epochs} if val_from_train else {"limit_val_batches": 0}),
         )
-        with quiet():
+        with quiet(), interrupts_through_library():
             engine.fit(module, datamodule=train_datamodule(images, batch_size, seed, with_val=val_from_train))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

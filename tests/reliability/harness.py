@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -32,10 +33,12 @@ def run_bench(*args: str, env: dict[str, str] | None = None, unprivileged: bool 
                           env={**os.environ, "COLUMNS": "200", **(env or {})})
 
 
-def start_bench(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """`bench ARGS` in the background (for signals and concurrent runs)."""
+def start_bench(*args: str, env: dict[str, str] | None = None, sigint_ignored: bool = False) -> subprocess.Popen:
+    """`bench ARGS` in the background (for signals and concurrent runs); `sigint_ignored`: started as a shell
+    starts a background job (`bench run ... &` in a script), with SIGINT ignored."""
+    ignore_sigint = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
     return subprocess.Popen([BENCH, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "COLUMNS": "200", **(env or {})})
+                            env={**os.environ, "COLUMNS": "200", **(env or {})}, preexec_fn=ignore_sigint)
 
 
 def one_line_error(result: subprocess.CompletedProcess) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,29 @@ def test_a_second_process_on_the_same_run_skips_it_naming_the_holder_or_waits(tm
     assert first.wait(timeout=120) == 0
     record = json.loads(run_json(tmp_path).read_text())
     assert len(record["segments"]) == 1, "the work was done once"
+
+
+def test_ctrl_c_stops_an_anomalib_fit_within_seconds_and_records_it_interrupted(tmp_path, cache):
+    """Case 9: Lightning's Trainer catches KeyboardInterrupt, then ignores Ctrl-C and exits with status 1 (the run
+    stayed "running"); and a shell's background job starts with SIGINT ignored. PatchCore's coreset on 300 images
+    at 64 px runs for tens of CPU-seconds, so a signal that is not honoured shows."""
+    runs = tmp_path / "runs"
+    args = ["run", "--methods", "patchcore", "--dataset", "synthetic", "--preset", "smoke", "--root",
+            str(tmp_path / "data"), "--runs", str(runs), "--set", "data.n_normal=300", "--set", "data.unlabeled_size=8",
+            "--set", "data.n_val=4", "--set", "data.n_test=6", "--set", "data.generate_size=64"]
+    process = start_bench(*args, env=cache, sigint_ignored=True)
+    wait_for(lambda: any(runs.glob("synthetic/patchcore/*/anomalib-engine-*")), timeout=300,
+             what="anomalib's fit to start")
+    time.sleep(1.0)
+    signalled = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    stopped_after = time.monotonic() - signalled
+    assert process.returncode == 130, stderr
+    assert stopped_after < 15, f"the fit went on for {stopped_after:.0f} s after Ctrl-C"
+    assert "Traceback" not in stderr
+    lines = [line for line in stderr.splitlines() if line.startswith("interrupted")]
+    assert len(lines) == 1 and "resume with: bench run --methods patchcore" in lines[0], stderr
+    record = json.loads(next(runs.glob("synthetic/patchcore/*/run.json")).read_text())
+    assert record["status"] == "interrupted" and record["segments"][-1]["status"] == "interrupted"
+    assert not list(runs.glob("synthetic/patchcore/*/anomalib-engine-*")), "the Engine's scratch folder is removed"
