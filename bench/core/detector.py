@@ -89,10 +89,15 @@ class Detector(ABC):
 
     @classmethod
     def check_config(cls, config: Any) -> None:
-        """Plan-time checks that need more than the config's own fields (e.g. a library's constructor signature):
+        """Plan-time checks that need more than one field's own range (e.g. a library's constructor signature):
         raise BenchError with what to change. Called by `bench.plan` before anything is decoded or trained.
-        Default: none."""
-        return None
+        Default: the speed settings' convention (`accel` with `amp`, `channels_last`, `compile`): `accel=on`
+        forces the features the config asks for onto any device, so with all three false it would do nothing."""
+        features = ("amp", "channels_last", "compile")
+        if getattr(config, "accel", None) == "on" and all(getattr(config, f, None) is False for f in features):
+            raise BenchError(f"accel=on turns on the speed features {cls.name}'s settings ask for, and these ask for "
+                             "none (amp, channels_last and compile are all false): add --set amp=true (or "
+                             "channels_last=true, compile=true), or leave accel at auto")
 
     @classmethod
     def from_preset(cls, preset: str = "paper", overrides: Mapping[str, Any] | None = None, **kwargs: Any) -> Self:

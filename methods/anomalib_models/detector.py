@@ -119,6 +119,7 @@ class AnomalibDetector(Detector):
     def check_config(cls, config: Any) -> None:
         """`model_args` keywords the anomalib class does not take are an error now, not after decoding (imports
         anomalib, a few seconds, only when model_args is set)."""
+        super().check_config(config)
         if getattr(config, "model_args", ""):
             from bench.methods.anomalib_models.training import anomalib_class, check_arguments
 

@@ -1,5 +1,6 @@
 """Issue 28, case 11 (the smaller ones): lists bench does not read in data.json, PCA's n_components=2.5, a key given
-twice in --set, --root naming a file and a run.json that is a FIFO: each a clear line, never silence or a hang."""
+twice in --set, accel=on with nothing to turn on, --root naming a file and a run.json that is a FIFO: each a clear
+line, never silence or a hang."""
 
 from __future__ import annotations
 
@@ -35,6 +36,24 @@ def test_ambiguous_settings_are_refused(tmp_path, cache, sets, said):
                               env=cache)
     assert result.returncode == 2 and said in result.stderr, result.stdout + result.stderr
     assert not list((tmp_path / "runs").glob("*/*/*"))
+
+
+@pytest.mark.parametrize("method", ["healthygan", "ddad", "nsa", "fanogan"])
+def test_accel_on_with_every_speed_feature_off_is_refused(tmp_path, cache, method):
+    """The smoke presets turn amp and channels_last off (compile is off by default): accel=on would do nothing."""
+    write_tree(tmp_path / "tree")
+    result = bench_in_process("run", "--methods", method, "--dataset", "medad", "--preset", "smoke", "--set",
+                              "accel=on", "--root", str(tmp_path / "tree"), "--runs", str(tmp_path / "runs"), env=cache)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "accel=on" in result.stderr and "--set amp=true" in result.stderr
+    assert not list((tmp_path / "runs").glob("*/*/*"))
+
+
+def test_accel_on_with_a_speed_feature_on_is_planned():
+    import bench
+
+    planned = bench.plan(["healthygan"], "synthetic", preset="smoke", settings={"accel": "on", "amp": True})
+    assert [spec.overrides["accel"] for spec in planned.grid.specs] == ["on"]
 
 
 def test_root_naming_a_file_says_so(tmp_path, cache):
