@@ -48,6 +48,15 @@ def test_gan_probe_times_the_presets_networks_and_counts_its_iterations(name):
     assert probe.peak_memory_mb is not None and probe.peak_memory_mb > 0
 
 
+@pytest.mark.parametrize("name", registry.methods.names())
+def test_every_registered_method_has_a_cost_probe_that_runs(name):
+    """`--dry-run` works for every method (f-AnoGAN's and ALAD's probes once called G on images: a traceback)."""
+    cls = registry.get_method(name)
+    probe = cls.cost_probe(cls.preset("tiny"), SHAPE, CPU)
+    assert probe.steps > 0 and probe.seconds_per_step > 0 and probe.wall_seconds > 0
+    assert probe.state_bytes > 0
+
+
 def test_the_default_probe_fits_a_sample_and_scales_to_the_training_set():
     cls = registry.get_method("pca")
     probe = probe_fit_on_sample(cls, cls.preset("tiny"), SHAPE, CPU)

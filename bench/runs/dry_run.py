@@ -227,5 +227,5 @@ LEGEND = ("s/step: seconds per training step measured here (GANs: one iteration,
           "n_critic; anomalib: one batch; PCA: the whole fit) on random images at the preset's size. est. wall "
           "(short: wall) = s/step x steps + scoring. peak mem (short: mem): GPU memory allocated (CUDA) or the "
           "process's resident memory (CPU) during the probe. disk: the run folder (detector, checkpoints, logs, "
-          "scores, sample maps). On CPU a GAN step at batch 1 stands for the batch scaled linearly: an upper bound,"
+          "scores, sample maps). On CPU a GAN step at batch 2 stands for the batch scaled linearly: an upper bound,"
           " as a step costs less per image at larger batches. On CUDA the probe runs the full batch.")

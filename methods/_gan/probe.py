@@ -15,7 +15,8 @@ from bench.methods._gan.loop import GANLoop, LoopSettings
 from bench.methods._gan.networks import count_parameters
 from bench.methods._gan.trainer import GANRecipe
 
-CPU_PROBE_BUDGET_S = 2.0  # on CPU, time one image per batch, then the whole batch if that fits in this budget
+CPU_PROBE_BUDGET_S = 2.0  # on CPU, time two images per batch, then the whole batch if that fits in this budget
+CPU_PROBE_BATCH = 2  # BatchNorm in training needs two values per channel (ALOCC's D ends at 1 x 1)
 LOG_ROW_BYTES = 160  # losses.csv, per logged row
 SAMPLE_GRID_BYTES = 400 * 1024  # samples.png
 ADAM_COPIES = 3  # a checkpoint holds the weights and Adam's two moments
@@ -27,7 +28,7 @@ def tensor_bytes(module: torch.nn.Module) -> int:
 
 def probe_training(recipe: GANRecipe, config: Any, data: DataShape, device: torch.device) -> CostProbe:
     """One timed unit of n_critic iterations (D steps and a G step; after a warm-up unit where units are short), at
-    the preset's batch on CUDA; on CPU at one image per batch first (a paper-size step takes minutes there), then
+    the preset's batch on CUDA; on CPU at two images per batch first (a paper-size step takes minutes there), then
     at the whole batch when that fits in `CPU_PROBE_BUDGET_S`, else scaled linearly by the batch. G's scoring pass
     timed once."""
     size = config.image_size or data.size
@@ -40,7 +41,7 @@ def probe_training(recipe: GANRecipe, config: Any, data: DataShape, device: torc
         accel.prepare(module).train()
     batch = int(config.batch_size)
     with peak_memory(device) as peak:
-        probe_batch = batch if device.type == "cuda" else 1
+        probe_batch = batch if device.type == "cuda" else min(batch, CPU_PROBE_BATCH)
         unit, per_image = time_unit(recipe, generator, critic, config, accel, size, probe_batch)
         if probe_batch < batch and unit * batch / probe_batch < CPU_PROBE_BUDGET_S:
             probe_batch = batch
@@ -87,6 +88,7 @@ def time_unit(recipe: GANRecipe, generator: torch.nn.Module, critic: torch.nn.Mo
 
     unit = warm_timed(lambda: iterate(config.n_critic), device)
     x = to_unit_range(images[:batch], config.channels)
-    with eval_mode(generator), torch.no_grad():
-        per_image = warm_timed(lambda: generator(x), device) / batch
+    score = recipe.scoring_pass or (lambda G, D, images: G(images))
+    with eval_mode(generator, critic), torch.no_grad():
+        per_image = warm_timed(lambda: score(generator, critic, x), device) / batch
     return unit, per_image

@@ -93,7 +93,8 @@ class GANRecipe:
     steps read batches by these keys); `unlabeled_needed`: what the error says when the unlabeled set is missing;
     `model_size(config, normal)`: the side length the networks work at; `build_networks(config, size)`: fresh G
     and D; `build_generator(config)`: G alone (to rebuild a saved detector); `make_steps(G, D, config, accel,
-    sampler)`: the D and G steps, given the loop's batch sampler too."""
+    sampler)`: the D and G steps, given the loop's batch sampler too; `scoring_pass(G, D, x)`: the networks' work
+    to score images `x` (the dry run times it; default G(x), an image-to-image generator)."""
 
     label: str
     description: str
@@ -103,6 +104,7 @@ class GANRecipe:
     build_networks: Callable[[Any, int], tuple[nn.Module, nn.Module]]
     build_generator: Callable[[Any], nn.Module]
     make_steps: Callable[[nn.Module, nn.Module, Any, Accel, DeviceSampler], GANSteps]
+    scoring_pass: Callable[[nn.Module, nn.Module, torch.Tensor], object] | None = None
 
 
 def square_size(config: GANConfig, data: ImageSet, label: str) -> int:

@@ -151,4 +151,5 @@ RECIPE = GANRecipe(label="ALAD", description="alad", set_keys=(D_BATCH, G_BATCH)
                    model_size=model_size, build_networks=build_networks,
                    build_generator=lambda config: Generators(config.image_size, config.channels, config.latent_dim,
                                                              config.width_div),
-                   make_steps=ALADSteps)
+                   make_steps=ALADSteps,
+                   scoring_pass=lambda EG, D, x: (D["xx"](x, x), D["xx"](x, EG["G"](EG["E"](x)))))

@@ -100,11 +100,19 @@ def build_encoder(config: FAnoGANConfig, size: int) -> Encoder:
 
 
 # For the shared cost probe (stage 1's steps; stage 2 is scaled from it in the detector's probe).
+def scoring_pass(G: nn.Module, D: nn.Module, x: torch.Tensor) -> object:
+    """The work of scoring `x` as the dry run times it: x -> E -> G -> D features of x and of G(E(x)); E costs
+    about what the critic's convolutions cost, so D's forward stands in for it (the probe has no encoder)."""
+    D.features(x)  # stands in for E(x)
+    z = torch.randn(len(x), G.input.in_features, device=x.device)
+    return D.features(x), D.features(G(z))
+
+
 RECIPE = GANRecipe(label="f-AnoGAN", description="fanogan", set_keys=(NORMAL, "unused"), unlabeled_needed="",
                    model_size=model_size, build_networks=build_networks,
                    build_generator=lambda config: Generator(config.image_size, config.dim, config.latent_dim,
                                                             config.channels),
-                   make_steps=WGANSteps)
+                   make_steps=WGANSteps, scoring_pass=scoring_pass)
 
 
 @dataclasses.dataclass
