@@ -180,29 +180,31 @@ def ssl_step(device: torch.device, *, small: bool, compile: bool) -> StepCall:
 GANS = ("healthygan", "sagan", "brainomaly", "fanogan", "alocc", "alad")
 
 
-def step_calls(device: torch.device, *, small: bool, compile: bool) -> dict[str, Callable[[], StepCall | dict]]:
+def step_calls(device: torch.device, *, small: bool, compile: bool) -> dict[str, Callable[[], StepCall]]:
     """Builders of every counted step by row name (built one at a time, so only one method's networks live)."""
-    calls: dict[str, Callable[[], StepCall | dict]] = {
+    calls: dict[str, Callable[[], StepCall]] = {
         name: (lambda name=name: gan_step(name, device, small=small, compile=compile)) for name in GANS}
-    calls["ddad"] = lambda: ddad_steps(device, small=small, compile=compile)
+    for row in ("ddad_ae", "ddad_asr"):
+        calls[row] = lambda row=row: ddad_steps(device, small=small, compile=compile)[row]
     calls["synthetic_anomaly"] = lambda: ssl_step(device, small=small, compile=compile)
     return calls
 
 
+def measure_row(build: Callable[[], StepCall], device: torch.device, units: int, warmup: int,
+                peak: float | None) -> dict[str, Any]:
+    """Build one step, measure it, and free its networks."""
+    row = measure(build(), device, units, warmup, peak)
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    return row
+
+
 def flops_table(device: torch.device, *, small: bool, compile: bool, units: int, warmup: int,
                 only: tuple[str, ...] | None = None) -> dict[str, Any]:
-    """Every row: {name: measure(...)} (DDAD gives two rows), the peak and the skipped methods."""
+    """Every row {name: measure(...)}, the peak and the methods not counted."""
     peak, source = peak_tflops(device)
-    rows: dict[str, Any] = {}
-    for name, build in step_calls(device, small=small, compile=compile).items():
-        if only and name not in only:
-            continue
-        built = build()
-        for row, call in (built.items() if isinstance(built, dict) else ((name, built),)):
-            rows[row] = measure(call, device, units, warmup, peak)
-        del built
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
+    rows = {name: measure_row(build, device, units, warmup, peak)
+            for name, build in step_calls(device, small=small, compile=compile).items() if not only or name in only}
     return {"peak_tflops": peak, "peak_source": source, "rows": rows, "skipped": dict(SKIPPED)}
 
 
