@@ -36,7 +36,7 @@ def interval_overrides(name: str, config: Any, points: int = CURVE_POINTS) -> di
 
 
 class ValidationCurve:
-    """A `GANLoop` observer: one point {phase, iteration, val_auc, mean_score, score_s} per checkpoint of `name`'s run."""
+    """A `GANLoop` observer: one point {phase, iteration, val_auc, mean_score, score_s} per checkpoint of the run."""
 
     def __init__(self, name: str, config: Any, val: Any, device: torch.device) -> None:
         from bench.core import registry
