@@ -23,7 +23,8 @@ under 8 minutes there. Writes `results/gpu-check.json` and a short Markdown summ
 8. How close to the hardware each method's training step runs (benchmarks.flops): the model FLOPs of one step at
    paper size (FlopCounterMode), the step's time with `accel=auto` (compiled unless --no-compile; FLOPs counted on
    an eager twin), achieved TFLOP/s and MFU against the GPU's dense bf16 peak (a table by device name, or
-   $BENCH_PEAK_TFLOPS). About 2 minutes on an H100, most of it torch.compile of the three normals-only GANs.
+   $BENCH_PEAK_TFLOPS). Expected 2-3 minutes on an H100 (not yet timed), most of it torch.compile of the three
+   normals-only GANs' generators (the other steps' graphs are compiled by parts 1, 4 and 7 already).
 
 `--cpu-smoke` runs every part for a few steps with tiny networks on CPU (the test suite runs it), writing
 `gpu-check-cpu-smoke.json` / `.md` instead. A part that fails is recorded with its error; the script then exits 1.
@@ -135,12 +136,12 @@ def run_with_curve(check: Check, name: str, overrides: Mapping[str, str]) -> dic
     """`run_preset` with a checkpoint every fifth of the run, the validation AUC recorded at each ("curve")."""
     from bench.core import registry
     from bench.methods._gan.loop import observe_checkpoints
-    from benchmarks.learning_curve import ValidationCurve, interval_overrides
 
     cls = registry.get_method(name)
-    overrides = {**overrides, **interval_overrides(name, cls.preset("fast", dict(overrides), dataset="synthetic"))}
+    every = learning_curve.interval_overrides(name, cls.preset("fast", dict(overrides), dataset="synthetic"))
+    overrides = {**overrides, **every}
     config = cls.preset("fast", overrides, dataset="synthetic")
-    curve = ValidationCurve(name, config, prepare_data(check).split("val"), check.device)
+    curve = learning_curve.ValidationCurve(name, config, prepare_data(check).split("val"), check.device)
     with observe_checkpoints(curve):
         result = run_preset(check, name, overrides)
     return {**result, "curve": curve.points}
@@ -148,10 +149,8 @@ def run_with_curve(check: Check, name: str, overrides: Mapping[str, str]) -> dic
 
 def flops_step(check: Check, name: str, build: Callable[[], Any]) -> dict[str, Any]:
     """Part 8: one method's step (benchmarks.flops), at paper size on a GPU, tiny networks with --cpu-smoke."""
-    from benchmarks.flops import measure_row
-
     units, warmup = (1, 1) if check.smoke else (10, 3)
-    return measure_row(build, check.device, units, warmup, check.peak_tflops)
+    return flops.measure_row(build, check.device, units, warmup, check.peak_tflops)
 
 
 def fast_gan_run(check: Check, name: str) -> dict[str, Any]:
