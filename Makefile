@@ -53,7 +53,8 @@ bench: $(BIN)/.installed
 	$(BIN)/python -m benchmarks
 
 # The first machine with a GPU: both GANs' training step (ours vs plain fp32 eager, paper size), the fast presets and
-# the anomalib baselines on synthetic data, bf16-vs-fp32 score agreement; results/gpu-check.json and .md, < 8 min.
+# the anomalib baselines on synthetic data, bf16-vs-fp32 score agreement, the GANs' learning curves, every method's
+# step FLOPs and MFU (benchmarks/flops.py); results/gpu-check.json and .md, < 8 min expected (not yet timed with these).
 gpu-check: $(BIN)/.installed
 	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.gpu_check --out results
 

@@ -98,12 +98,35 @@ def build_sides(args: BenchArgs, config: Any,
                 steps_class: Callable[..., Any], keys: tuple[str, str]) -> Sides:
     """Networks from `build_networks`, our `GANLoop` step with `steps_class`, fp32 eager copies with their own
     Adam optimisers, and one batch of random uint8 images under `keys` (mixed/unlabeled, healthy/normal)."""
+    torch.manual_seed(0)
+    generator, critic = build_networks(config, args.size)
+    ref_g, ref_d = copy.deepcopy(generator).to(args.device).train(), copy.deepcopy(critic).to(args.device).train()
+    unit = loop_unit(args, config, generator, critic, steps_class, keys)
+    betas = (config.beta1, config.beta2)
+    return Sides(unit.run, unit.batch, unit.sampler, ref_g, ref_d,
+                 torch.optim.Adam(ref_g.parameters(), lr=config.g_lr, betas=betas),
+                 torch.optim.Adam(ref_d.parameters(), lr=config.d_lr, betas=betas), unit.accel.info())
+
+
+@dataclasses.dataclass
+class LoopUnit:
+    """`run()`: one unit of the shared loop's real step (n_critic iterations: n_critic D steps and one G step) on
+    one fixed batch (`batch`: as drawn, uint8 converted to [-1, 1]; the unit reads it after `accel.images`)."""
+
+    run: Callable[[], None]
+    batch: dict[str, torch.Tensor]
+    sampler: Any  # the DeviceSampler that drew `batch`
+    accel: Any  # the Accel the networks were prepared with
+
+
+def loop_unit(args: BenchArgs, config: Any, generator: torch.nn.Module, critic: torch.nn.Module,
+              steps_class: Callable[..., Any], keys: tuple[str, str]) -> LoopUnit:
+    """The networks prepared by the config's accel (bf16 / channels_last / compile as `config` says), the method's
+    steps `steps_class(G, D, config, accel, sampler)` in a `GANLoop`, and one batch of random uint8 images under
+    `keys` (unlabeled/mixed, healthy/normal: two disjoint halves of 4 x batch images)."""
     from bench.methods._gan import Accel, DeviceSampler, GANLoop, LoopSettings
 
     device = args.device
-    torch.manual_seed(0)
-    generator, critic = build_networks(config, args.size)
-    ref_g, ref_d = copy.deepcopy(generator).to(device).train(), copy.deepcopy(critic).to(device).train()
     accel = Accel.for_device(device, amp=config.amp, channels_last=config.channels_last, compile=config.compile,
                              mode=config.accel)
     for module in (generator, critic):
@@ -118,13 +141,11 @@ def build_sides(args: BenchArgs, config: Any,
                    folder=None, identity="bench")
     our_batch = {k: accel.images(v) for k, v in batch.items()}
 
-    def ours() -> None:
+    def run() -> None:
         for _ in range(config.n_critic):
             loop.train_step(our_batch)
 
-    betas = (config.beta1, config.beta2)
-    return Sides(ours, batch, sampler, ref_g, ref_d, torch.optim.Adam(ref_g.parameters(), lr=config.g_lr, betas=betas),
-                 torch.optim.Adam(ref_d.parameters(), lr=config.d_lr, betas=betas), accel.info())
+    return LoopUnit(run, batch, sampler, accel)
 
 
 def reference_critic_step(sides: Sides, real: torch.Tensor, fake: torch.Tensor, lambda_gp: float) -> None:

@@ -8,16 +8,23 @@ under 8 minutes there. Writes `results/gpu-check.json` and a short Markdown summ
    memory of each side.
 2. `--preset fast` of HealthyGAN, SAGAN and Brainomaly on the synthetic set through the real runner: test AUC and
    wall time (iterations capped to a time budget where the dry-run probe says the preset would not fit; the JSON
-   says so).
+   says so), and a learning curve: the validation AUC at 5 checkpoints of the run (benchmarks.learning_curve;
+   checkpoint_every set to a fifth of the run's iterations; scoring the 400 validation images takes seconds).
 3. PaDiM, PatchCore and GANomaly `fast` on the synthetic set with `pretrained=false` (nothing downloaded).
 4. DDAD's autoencoder and ASR-Net steps at paper size (64 px, batch 64 / 8; benchmarks.ddad_step): ours against
    fp32 eager, as for the GANs (the ASR ratio in the JSON).
 5. Score agreement of one trained detector (the HealthyGAN of part 2) scored in bf16 against fp32.
 6. f-AnoGAN, ALOCC and ALAD `fast` on the synthetic set through the real runner on the accel path (bf16 autocast,
-   channels_last): test AUC, wall time, what run.json records (iterations capped to a time budget as in part 2).
+   channels_last): test AUC, wall time, what run.json records (iterations capped to a time budget as in part 2),
+   and the learning curve as in part 2 (f-AnoGAN: its encoder stage; ALAD: evaluate_every set to a fifth).
 7. The self-supervised family (benchmarks.synthetic_anomaly): synthetic batches/s of the four tasks (inline and on 8
    threads) against the ResNet-18 encoder-decoder's training steps/s at 224 px, batch 64; and NSA `fast` (20 epochs)
    on the synthetic set through the real runner.
+8. How close to the hardware each method's training step runs (benchmarks.flops): the model FLOPs of one step at
+   paper size (FlopCounterMode), the step's time with `accel=auto` (compiled unless --no-compile; FLOPs counted on
+   an eager twin), achieved TFLOP/s and MFU against the GPU's dense bf16 peak (a table by device name, or
+   $BENCH_PEAK_TFLOPS). Expected 2-3 minutes on an H100 (not yet timed), most of it torch.compile of the three
+   normals-only GANs' generators (the other steps' graphs are compiled by parts 1, 4 and 7 already).
 
 `--cpu-smoke` runs every part for a few steps with tiny networks on CPU (the test suite runs it), writing
 `gpu-check-cpu-smoke.json` / `.md` instead. A part that fails is recorded with its error; the script then exits 1.
@@ -37,6 +44,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from benchmarks import flops, learning_curve
 
 GANS = ("healthygan", "sagan", "brainomaly")
 BASELINES: dict[str, dict[str, str]] = {"padim": {"pretrained": "false"}, "patchcore": {"pretrained": "false"},
@@ -74,6 +83,7 @@ class Check:
     run_budget_s: float = FAST_RUN_BUDGET_S  # per GAN in part 2, compile included
     prepared: Any = None
     agreement_folder: Path | None = None  # the trained detector that part 5 scores
+    peak_tflops: float | None = None  # part 8's MFU denominator
 
 
 def step_throughput(check: Check, name: str) -> dict[str, Any]:
@@ -122,6 +132,27 @@ def run_preset(check: Check, name: str, overrides: Mapping[str, str]) -> dict[st
             "accel": (record.get("method_info", {}).get("training") or {}).get("accel")}
 
 
+def run_with_curve(check: Check, name: str, overrides: Mapping[str, str]) -> dict[str, Any]:
+    """`run_preset` with a checkpoint every fifth of the run, the validation AUC recorded at each ("curve")."""
+    from bench.core import registry
+    from bench.methods._gan.loop import observe_checkpoints
+
+    cls = registry.get_method(name)
+    every = learning_curve.interval_overrides(name, cls.preset("fast", dict(overrides), dataset="synthetic"))
+    overrides = {**overrides, **every}
+    config = cls.preset("fast", overrides, dataset="synthetic")
+    curve = learning_curve.ValidationCurve(name, config, prepare_data(check).split("val"), check.device)
+    with observe_checkpoints(curve):
+        result = run_preset(check, name, overrides)
+    return {**result, "curve": curve.points}
+
+
+def flops_step(check: Check, name: str, build: Callable[[], Any]) -> dict[str, Any]:
+    """Part 8: one method's step (benchmarks.flops), at paper size on a GPU, tiny networks with --cpu-smoke."""
+    units, warmup = (1, 1) if check.smoke else (10, 3)
+    return flops.measure_row(build, check.device, units, warmup, check.peak_tflops)
+
+
 def fast_gan_run(check: Check, name: str) -> dict[str, Any]:
     """The GAN's `fast` preset, its iterations capped where the dry-run probe says they exceed the budget."""
     from bench.core import registry
@@ -144,7 +175,7 @@ def fast_gan_run(check: Check, name: str) -> dict[str, Any]:
         if fits < config.iterations:
             overrides["iterations"] = str(max(fits, config.n_critic))
             note = f"capped to {overrides['iterations']} of {config.iterations} iterations (budget)"
-    result = {**run_preset(check, name, overrides), "iterations": note}
+    result = {**run_with_curve(check, name, overrides), "iterations": note}
     folder = Path(result.pop("folder"))  # a temporary folder, gone when the check ends
     if name == "healthygan":
         check.agreement_folder = folder
@@ -186,7 +217,7 @@ def normal_gan_run(check: Check, name: str) -> dict[str, Any]:
                 if getattr(config, key, None):
                     overrides[key] = str(max(2, int(getattr(config, key) * factor)))
             note = f"scaled x{factor:.2f} to the budget"
-    result = run_preset(check, name, overrides)
+    result = run_with_curve(check, name, overrides)
     record = json.loads((Path(result.pop("folder")) / "run.json").read_text())
     training = record.get("method_info", {}).get("training") or {}
     return {**result, "iterations": note, "parameters": training.get("parameters"),
@@ -292,7 +323,10 @@ def markdown(results: Mapping[str, Any]) -> str:
                   f"max |diff| {agreement['max_abs_diff']:.2g} (mean score {agreement['mean_score']:.3g}), Spearman "
                   f"{agreement['spearman']:.4f}, AUC {agreement['auc_fp32']:.4f} (fp32) vs {agreement['auc_bf16']:.4f}"
                   " (bf16)."]
+    lines += learning_curve.markdown({section: results[section] for section in ("fast_runs", "normal_gans")})
     lines += ssl_markdown(results.get("self_supervised", {}))
+    if results.get("flops"):
+        lines += ["", *flops.markdown({**results.get("mfu_peak", {}), "rows": results["flops"]})]
     if results["errors"]:
         lines += ["", "Failed parts:", *(f"- {e}" for e in results["errors"])]
     return "\n".join(lines) + "\n"
@@ -339,10 +373,15 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"mode": mode, "elapsed_s": 0.0,
                                "device": device_info(device, requested=requested), "torch": torch.__version__,
                                "step_throughput": {}, "fast_runs": {}, "baselines": {}, "score_agreement": {},
-                               "normal_gans": {}, "self_supervised": {}, "errors": []}
+                               "normal_gans": {}, "self_supervised": {}, "flops": {}, "mfu_peak": {},
+                               "errors": []}
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as work:
         check = Check(device, options.cpu_smoke, Path(work), compile=not options.no_compile,
                       run_budget_s=options.run_budget)
+        check.peak_tflops, source = flops.peak_tflops(device)
+        results["mfu_peak"] = {"peak_tflops": check.peak_tflops, "peak_source": source,
+                               "skipped": dict(flops.SKIPPED)}
+        steps = flops.step_calls(device, small=check.smoke, compile=check.compile)
         parts: list[tuple[str, str, Callable[[], dict[str, Any]]]] = [
             *(("step_throughput", name, lambda name=name: step_throughput(check, name)) for name in GANS),
             ("step_throughput", "ddad", lambda: ddad_step(check)),
@@ -351,7 +390,9 @@ def main(argv: list[str] | None = None) -> int:
             ("score_agreement", "healthygan", lambda: score_agreement(check)),
             *(("normal_gans", name, lambda name=name: normal_gan_run(check, name)) for name in NORMAL_GANS),
             ("self_supervised", "throughput", lambda: ssl_throughput(check)),
-            ("self_supervised", "nsa", lambda: ssl_run(check, "nsa"))]
+            ("self_supervised", "nsa", lambda: ssl_run(check, "nsa")),
+            *(("flops", name, lambda name=name, build=build: flops_step(check, name, build))
+              for name, build in steps.items())]
         for section, key, fn in parts:
             run_part(results, section, key, fn)
             results["elapsed_s"] = time.perf_counter() - started

@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -38,8 +39,9 @@ def synthesis_rate(task: str, size: int, batch: int, workers: int, batches: int)
         maker.close()
 
 
-def step_rate(device: torch.device, size: int, batch: int, accel_mode: str, steps: int, compile: bool) -> float:
-    """Training steps per second of the network on random batches already on the device."""
+def build_step(device: torch.device, size: int, batch: int, accel_mode: str, compile: bool) -> Callable[[], Any]:
+    """One training step of the ResNet-18 encoder-decoder (the trainer's `train_step`, Adam 1e-3) on a random
+    batch already on the device, as a zero-argument callable."""
     from bench.methods._gan.accel import Accel
     from bench.methods.synthetic_anomaly.networks import ResNetEncDec
     from bench.methods.synthetic_anomaly.trainer import train_step
@@ -52,12 +54,18 @@ def step_rate(device: torch.device, size: int, batch: int, accel_mode: str, step
     optimizer = torch.optim.Adam(network.parameters(), lr=1e-3)
     x = torch.rand(batch, 1, size, size, device=device)
     y = (torch.rand(batch, 1, size, size, device=device) > 0.9).float()
+    return lambda: train_step(network, logits, optimizer, accel, x, y)
+
+
+def step_rate(device: torch.device, size: int, batch: int, accel_mode: str, steps: int, compile: bool) -> float:
+    """Training steps per second of the network on random batches already on the device."""
+    step = build_step(device, size, batch, accel_mode, compile)
     for _ in range(3 if device.type == "cuda" else 1):
-        train_step(network, logits, optimizer, accel, x, y)
+        step()
     _sync(device)
     start = time.perf_counter()
     for _ in range(steps):
-        train_step(network, logits, optimizer, accel, x, y)
+        step()
     _sync(device)
     return steps / (time.perf_counter() - start)
 

@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def gpu_check(tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess, dict]:
     env = {**os.environ, "BENCH_CACHE": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1"}
+    env.pop("BENCH_PEAK_TFLOPS", None)  # CPU: no peak, FLOP/s only
     result = subprocess.run([sys.executable, "-m", "benchmarks.gpu_check", "--cpu-smoke", "--out",
                              str(tmp_path / "out"), *extra], cwd=ROOT, env=env, capture_output=True, text=True,
                             timeout=1200)
@@ -44,8 +45,24 @@ def check_complete(results: dict, tmp_path: Path) -> None:
     ssl = results["self_supervised"]
     assert ssl["throughput"]["steps_per_s"]["ours"] > 0 and ssl["throughput"]["synthesis"]["nsa"]["bottleneck"]
     assert 0 <= ssl["nsa"]["auc"] <= 1
+    for section, names in (("fast_runs", ("healthygan", "sagan", "brainomaly")),
+                           ("normal_gans", ("fanogan", "alocc", "alad"))):  # learning curves: val AUC per checkpoint
+        for name in names:
+            curve = results[section][name]["curve"]
+            iterations = [point["iteration"] for point in curve]
+            assert len(curve) >= 2 and iterations == sorted(set(iterations)), (name, curve)
+            assert all(0 <= point["val_auc"] <= 1 for point in curve)
+            assert len({point["mean_score"] for point in curve}) > 1, curve  # scored the weights as they train
+    assert {p["phase"] for p in results["normal_gans"]["fanogan"]["curve"]} == {"fanogan stage 2 (izi_f encoder)"}
+    rows = results["flops"]  # part 8: every method with a training step, FLOP/s without a peak on CPU
+    assert set(rows) == {"healthygan", "sagan", "brainomaly", "fanogan", "alocc", "alad", "ddad_ae", "ddad_asr",
+                         "synthetic_anomaly"}
+    assert all(row["flops_per_step"] > 0 and row["achieved_tflops"] > 0 and row["mfu"] is None
+               for row in rows.values())
+    assert results["mfu_peak"]["peak_tflops"] is None and "pca" in results["mfu_peak"]["skipped"]
     summary = (tmp_path / "out" / "gpu-check-cpu-smoke.md").read_text()
     assert "| healthygan |" in summary and "Score agreement" in summary and "Failed parts" not in summary
+    assert "| learning curve (fast, synthetic) |" in summary and "| synthetic_anomaly | ResNet-18" in summary
 
 
 @pytest.mark.slow  # `make test` only: the compile variant below runs the same parts, and neither is product code

@@ -8,12 +8,14 @@ everything else. One iteration = one D step; a G step follows every `n_critic`-t
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import hashlib
 import json
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -63,6 +65,23 @@ class GANSteps(Protocol):
     def d_step(self, batch: Mapping[str, torch.Tensor], *, g_step_follows: bool) -> Losses: ...
 
     def g_step(self, batch: Mapping[str, torch.Tensor]) -> Losses: ...
+
+
+Observer = Callable[["GANLoop"], None]
+_OBSERVERS: contextvars.ContextVar[tuple[Observer, ...]] = contextvars.ContextVar("gan_checkpoint_observers",
+                                                                                   default=())
+
+
+@contextlib.contextmanager
+def observe_checkpoints(observer: Observer) -> Iterator[None]:
+    """Within the block, every `GANLoop` calls `observer(loop)` at each of its checkpoints (after the selection and
+    the loop's own hook), with the RNG state preserved, the modules in eval mode and no gradients, so training goes
+    on exactly as without it. For measurements from outside a method (benchmarks.gpu_check's learning curves)."""
+    token = _OBSERVERS.set((*_OBSERVERS.get(), observer))
+    try:
+        yield
+    finally:
+        _OBSERVERS.reset(token)
 
 
 class DivergenceError(RuntimeError):
@@ -239,6 +258,9 @@ class GANLoop:
         if self.on_checkpoint is not None:
             with preserved_rng(), eval_mode(*self.steps.modules.values()), torch.no_grad():
                 self.on_checkpoint(self.iteration)
+        for observer in _OBSERVERS.get():
+            with preserved_rng(), eval_mode(*self.steps.modules.values()), torch.no_grad():
+                observer(self)
         self._save(checkpoints / LAST)
 
     def _save(self, path: Path) -> None:

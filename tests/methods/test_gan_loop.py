@@ -213,3 +213,26 @@ def test_selection_keeps_the_best_checkpoint(tmp_path):
     assert result.selection["best_iteration"] == 8 and result.selection["best_value"] == 0.9
     for key, value in loop.steps.G.state_dict().items():
         assert torch.equal(value, snapshots[1][key])
+
+
+def test_checkpoint_observers_see_every_checkpoint_and_leave_training_unchanged(tmp_path):
+    """observe_checkpoints (benchmarks.gpu_check's learning curves): the observer runs at iterations 4, 8, 12 with
+    the modules in eval mode, draws random numbers and scores G, and the weights end bit-identical to a run without
+    it; outside the block no observer runs."""
+    from bench.methods._gan.loop import observe_checkpoints
+
+    seen = []
+
+    def observer(loop: GANLoop) -> None:
+        torch.rand(100)  # would shift the training's random stream if the loop did not preserve it
+        seen.append((loop.iteration, loop.steps.G.training, float(loop.steps.G(torch.zeros(1, 1, 8, 8)).sum())))
+
+    plain = make_loop(tmp_path / "plain")
+    plain.run()
+    with observe_checkpoints(observer):
+        observed = make_loop(tmp_path / "observed")
+        observed.run()
+    assert [(i, training) for i, training, _ in seen] == [(4, False), (8, False), (12, False)]
+    assert all(torch.equal(a, b) for a, b in zip(weights(plain).values(), weights(observed).values(), strict=True))
+    make_loop(tmp_path / "after").run()
+    assert len(seen) == 3
