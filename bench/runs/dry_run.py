@@ -62,7 +62,8 @@ def check_memory_budget(estimates: Sequence[RunEstimate], device: torch.device) 
         raise BenchError(f"{len(over)} planned run(s) need more host memory than the {budget:g} GB budget ({names}; "
                          f"{worst.spec.method} about {(worst.probe.peak_memory_mb or 0.0) / 1024:.1f} GB): lower the "
                          "image size (--set data.size=N) or the method's training-set cap where it has one (pca: "
-                         f"--set max_train_images=N), or raise {BUDGET_ENV}")
+                         "--set max_train_images=N; padim and patchcore keep every training patch feature, which "
+                         f"shrinks with the square of the size), or raise {BUDGET_ENV}")
 
 
 def data_shape(adapter: DatasetAdapter) -> DataShape:
