@@ -11,6 +11,8 @@ built with random weights: the probe never downloads.
 from __future__ import annotations
 
 import math
+import sys
+import time
 from typing import Any
 
 import torch
@@ -39,6 +41,22 @@ def padim_memory_bytes(n_train: int, n_features: int, positions: int) -> int:
     bank = 4 * n_train * n_features * positions
     gaussian = 3 * 4 * positions * n_features**2
     return int((1 + MEMORY_HEADROOM) * (2 * bank + gaussian + PER_IMAGE_BYTES * n_train)) + FIT_OVERHEAD_BYTES
+
+
+_IMPORT_SECONDS: list[float] = []  # measured once per process by import_seconds
+
+
+def import_seconds() -> float:
+    """Seconds this process took to import anomalib's models and engine (with Lightning), measured at the first
+    probe: a run's fit pays it once (about 4 s idle, 18 s on a loaded 2-core VM). 0 where something imported them
+    before the first probe (then not measured)."""
+    if not _IMPORT_SECONDS:
+        fresh = "anomalib.models" not in sys.modules or "anomalib.engine" not in sys.modules
+        start = time.perf_counter()
+        import anomalib.engine  # noqa: F401
+        import anomalib.models  # noqa: F401
+        _IMPORT_SECONDS.append(time.perf_counter() - start if fresh else 0.0)
+    return _IMPORT_SECONDS[0]
 
 
 def projection_dim(rows: int) -> int:
@@ -77,6 +95,7 @@ def probe_anomalib(cls: Any, config: Any, data: DataShape, device: torch.device)
     from bench.methods.anomalib_models.data import as_anomalib_images
     from bench.methods.anomalib_models.training import quiet
 
+    imports = import_seconds()
     detector = cls(config, seed=0, device=device)
     size = detector._input_size(random_images(1, 1, data.size))
     module = detector._build(size, pretrained=False, records=[])
@@ -87,6 +106,8 @@ def probe_anomalib(cls: Any, config: Any, data: DataShape, device: torch.device)
         images = module.pre_processor.transform(images)
     optimizers = module.configure_optimizers()
     notes = ["random backbone"] if getattr(config, "pretrained", False) else []
+    if imports:
+        notes.append(f"with {imports:.0f} s of importing anomalib and Lightning")
     with quiet(), peak_memory(device) as peak:
         if optimizers is None:  # scoring is the same feature pass, then distances to the memory (not timed)
             step, features = _feature_pass(model, images, device)
@@ -102,7 +123,7 @@ def probe_anomalib(cls: Any, config: Any, data: DataShape, device: torch.device)
     steps = epochs * math.ceil(n_train / batch_size) if n_train else None
     parameters = sum(p.numel() for p in model.parameters())
     state = parameters * 4
-    extra = per_image * (data.count("test") + data.count("val"))
+    extra = per_image * (data.count("test") + data.count("val")) + imports
     key = detector.model_key
     peak_mb = peak.mb
     if features is not None and key == "padim":
