@@ -1,39 +1,35 @@
-"""For every registered method, the dry run's memory estimate (its `cost_probe`, at the tiny preset, for the data's
-shape) bounds the peak memory measured around a real fit and scoring of the same size, in the same process (the
-probe's peak is the process's RSS, as the fit's is). Small scale: tests/methods/test_padim_memory.py and
-test_patchcore_memory.py check the parts that grow with the training set at larger sizes; `python -m
-benchmarks.estimates` compares whole `bench run` processes."""
+"""For every registered method, the dry run's host-memory estimate bounds the peak RSS of a real `bench run` of the
+same plan (tiny preset, tiny synthetic set), each in a fresh process as a user would run them (the probe's peak
+is its process's RSS, so comparing within one process would compare mostly the imports already held). Uses
+benchmarks/estimates.py's `estimate` and `measure`; `python -m benchmarks.estimates` compares larger sizes and
+wall times. tests/methods/test_padim_memory.py and test_patchcore_memory.py check the parts that grow with the
+training set."""
 
 from __future__ import annotations
 
 import pytest
-import torch
 
 from bench.core import registry
-from bench.core.cost import DataShape, peak_memory
-from bench.testing import TINY_DATA, synthetic_data, train_data
+from bench.testing import TINY_DATA
+from benchmarks.estimates import estimate, measure, prepare
 
-CPU = torch.device("cpu")
+DATA = [f"data.{key}={value}" for key, value in TINY_DATA.items()]
+# Their dry run fails at the tiny preset on the synthetic set, also on main (b693147): alad "Module [Generators]
+# is missing the required forward function", alocc BatchNorm at batch 1, fanogan "mat1 and mat2 shapes cannot be
+# multiplied". Left to their owners; strict, so the test says when they are fixed.
+PROBE_FAILS = {"alad", "alocc", "fanogan"}
 
 
 @pytest.fixture(scope="module")
-def prepared(tmp_path_factory):
-    return synthetic_data(tmp_path_factory.mktemp("synthetic"), TINY_DATA)
+def prepared():
+    prepare([item.removeprefix("data.") for item in DATA])
 
 
-@pytest.mark.slow  # every method's probe and tiny fit: about a minute and a half on 2 cores
-@pytest.mark.parametrize("name", registry.methods.names())
+@pytest.mark.slow  # two processes per method (dry run, then the run): about 20 s each on 2 shared cores
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="probe fails"))
+                                  if n in PROBE_FAILS else n for n in registry.methods.names()])
 def test_the_memory_estimate_bounds_the_measured_peak(name, prepared, tmp_path):
-    cls = registry.get_method(name)
-    config = cls.preset("tiny", dataset="synthetic")
-    counts = {split: sum(labels.values()) for split, labels in prepared.counts().items()}
-    shape = DataShape("synthetic", prepared.size, prepared.channels, counts)
-    estimate = cls.cost_probe(config, shape, CPU).peak_memory_mb
-    assert estimate is not None
-    detector = cls(config, seed=0, device=CPU, workdir=tmp_path)
-    data = train_data(prepared, cls)
-    with peak_memory(CPU) as peak:
-        detector.fit(data, val=prepared.split("val"))
-        detector.score(prepared.split("test"))
-    print(f"{name}: estimate {estimate:.0f} MB, measured {peak.mb:.0f} MB")
-    assert peak.mb <= estimate
+    predicted = estimate(name, "tiny", DATA, "cpu")["peak_mb"]
+    measured = measure(name, "tiny", DATA, "cpu", tmp_path)["rss_mb"]
+    print(f"{name}: estimate {predicted:.0f} MB, measured peak RSS {measured:.0f} MB")
+    assert measured <= predicted
