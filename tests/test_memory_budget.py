@@ -27,3 +27,13 @@ def test_a_plan_within_the_budget_runs_and_a_bad_budget_is_named():
     assert bench_in_process(*ARGS, env={BUDGET_ENV: "64"}).returncode == 0
     bad = bench_in_process(*ARGS, env={BUDGET_ENV: "lots"})
     assert bad.returncode == 2 and f"{BUDGET_ENV} must be a positive number of GB, got 'lots'" in bad.stderr
+
+
+def test_patchcore_goes_through_the_budget():
+    """PatchCore's estimate (its bank, projection and coreset: probe.patchcore_memory_bytes) is checked too."""
+    args = ("run", "--methods", "patchcore", "--dataset", "synthetic", "--preset", "tiny", "--device", "cpu",
+            "--dry-run")
+    result = bench_in_process(*args, env={BUDGET_ENV: "0.05", "COLUMNS": "200"})
+    assert result.returncode == 2
+    assert "(patchcore on synthetic; patchcore about" in result.stderr
+    assert "patchcore keep every training patch feature" in result.stderr

@@ -55,6 +55,7 @@ class CostProbe:
     log_bytes: int = 0  # loss logs, sample grids
     extra_seconds: float = 0.0  # scoring and other one-off work, from the probe's timings
     notes: tuple[str, ...] = ()
+    gpu_memory_mb: float | None = None  # predicted peak GPU memory allocated were the run on CUDA (None: not predicted)
 
     @property
     def wall_seconds(self) -> float | None:
@@ -111,6 +112,29 @@ def peak_memory(device: torch.device) -> Iterator[PeakMemory]:
         last = _rss_bytes()
         if peak[0] is not None and last is not None:
             result.mb = max(peak[0], last) / 2**20
+
+
+ADAM_BYTES_PER_PARAMETER = 16  # float32 weight, gradient and Adam's two moments
+
+
+def activation_bytes(modules: Any, fn: Any) -> int:
+    """Bytes of every tensor output of the leaf modules of `modules` while `fn()` runs: what autograd keeps for
+    the backward pass of a training step, counted on any device (no CUDA needed), an upper bound (outputs computed
+    without grad and outputs that in-place layers overwrite are counted too)."""
+    total = [0]
+
+    def count(_module: Any, _inputs: Any, output: Any) -> None:
+        outputs = output if isinstance(output, list | tuple) else (output,)
+        total[0] += sum(t.numel() * t.element_size() for t in outputs if isinstance(t, torch.Tensor))
+
+    handles = [m.register_forward_hook(count) for module in modules for m in module.modules()
+               if not list(m.children())]
+    try:
+        fn()
+    finally:
+        for handle in handles:
+            handle.remove()
+    return total[0]
 
 
 def timed(fn: Any, device: torch.device) -> float:

@@ -31,22 +31,56 @@ SCORE_ROW_BYTES = 48  # scores.parquet per image (id, label, split, score; compr
 N_SAMPLE_MAPS = 16  # the runner keeps 8 normal and 8 abnormal test images with their maps
 
 
+# A `bench run` process holds more than a probe's (the runner's imports, metrics, result files; the GANs'
+# checkpoint selection and logs): measured 150-330 MB over the probe's peak (pca, padim, patchcore, healthygan at
+# 300 and 600 synthetic images, python -m benchmarks.estimates; sagan's tiny run 325 MB, tests/test_estimate_bounds.py).
+# Added to the host estimate on CPU.
+RUN_PROCESS_MB = 400.0
+
 BUDGET_ENV = "BENCH_MEMORY_BUDGET_GB"
 DEFAULT_BUDGET_GB = 16.0  # host memory a run may need (issue 27: a 32 GB workstation running one run beside others)
 
 
-def memory_budget_gb() -> float:
-    """The host-memory budget of one run: $BENCH_MEMORY_BUDGET_GB, else DEFAULT_BUDGET_GB."""
-    text = os.environ.get(BUDGET_ENV, "").strip()
+GPU_BUDGET_ENV = "BENCH_GPU_MEMORY_BUDGET_GB"
+DEFAULT_GPU_BUDGET_GB = 24.0  # GPU memory a run may allocate (issue 27: a 24 GB GPU)
+
+
+def memory_budget_gb(env: str = BUDGET_ENV, default: float = DEFAULT_BUDGET_GB) -> float:
+    """The memory budget of one run in GB: $`env` (BENCH_MEMORY_BUDGET_GB: host), else `default`."""
+    text = os.environ.get(env, "").strip()
     if not text:
-        return DEFAULT_BUDGET_GB
+        return default
     try:
         budget = float(text)
     except ValueError:
         budget = -1.0
     if not budget > 0 or not math.isfinite(budget):
-        raise BenchError(f"{BUDGET_ENV} must be a positive number of GB, got {text!r}")
+        raise BenchError(f"{env} must be a positive number of GB, got {text!r}")
     return budget
+
+
+def gpu_memory_mb(probe: CostProbe, device: torch.device) -> float | None:
+    """A run's predicted peak GPU memory: the probe's prediction, else on CUDA the probe's measured peak."""
+    if probe.gpu_memory_mb is not None:
+        return probe.gpu_memory_mb
+    return probe.peak_memory_mb if device.type == "cuda" else None
+
+
+def check_gpu_budget(estimates: Sequence[RunEstimate], device: torch.device) -> None:
+    """Refuse (BenchError: one line, exit 2) when the plan runs on CUDA and a run's predicted peak GPU memory
+    exceeds $BENCH_GPU_MEMORY_BUDGET_GB (default 24)."""
+    if device.type != "cuda":
+        return
+    budget = memory_budget_gb(GPU_BUDGET_ENV, DEFAULT_GPU_BUDGET_GB)
+    need = {id(e): gpu_memory_mb(e.probe, device) for e in estimates}
+    over = [e for e in estimates if (need[id(e)] or 0.0) / 1024 > budget]
+    if over:
+        worst = max(over, key=lambda e: need[id(e)] or 0.0)
+        names = ", ".join(dict.fromkeys(f"{e.spec.method} on {e.spec.dataset}" for e in over))
+        raise BenchError(f"{len(over)} planned run(s) need more GPU memory than the {budget:g} GB budget ({names}; "
+                         f"{worst.spec.method} about {(need[id(worst)] or 0.0) / 1024:.1f} GB): lower the batch "
+                         "(--set batch_size=N) or the image size (--set data.size=N), or raise "
+                         f"{GPU_BUDGET_ENV}")
 
 
 def check_memory_budget(estimates: Sequence[RunEstimate], device: torch.device) -> None:
@@ -62,7 +96,8 @@ def check_memory_budget(estimates: Sequence[RunEstimate], device: torch.device) 
         raise BenchError(f"{len(over)} planned run(s) need more host memory than the {budget:g} GB budget ({names}; "
                          f"{worst.spec.method} about {(worst.probe.peak_memory_mb or 0.0) / 1024:.1f} GB): lower the "
                          "image size (--set data.size=N) or the method's training-set cap where it has one (pca: "
-                         f"--set max_train_images=N), or raise {BUDGET_ENV}")
+                         "--set max_train_images=N; padim and patchcore keep every training patch feature, which "
+                         f"shrinks with the square of the size), or raise {BUDGET_ENV}")
 
 
 def data_shape(adapter: DatasetAdapter) -> DataShape:
@@ -104,7 +139,10 @@ def estimate_runs(specs: Sequence[RunSpec], adapter: DatasetAdapter, device: tor
         if key not in probes:
             cls = registry.get_method(spec.method)
             config = cls.preset(spec.preset, spec.overrides, dataset=spec.dataset)
-            probes[key] = cls.cost_probe(config, shape, device)
+            probe = cls.cost_probe(config, shape, device)
+            if device.type == "cpu" and probe.peak_memory_mb is not None:
+                probe = dataclasses.replace(probe, peak_memory_mb=probe.peak_memory_mb + RUN_PROCESS_MB)
+            probes[key] = probe
         estimates.append(RunEstimate(spec, probes[key], disk_bytes(probes[key], shape)))
     return estimates
 
@@ -158,7 +196,8 @@ def table(estimates: Sequence[RunEstimate], device: str, width: int = 120) -> tu
     configs = {(e.spec.preset, settings(e.spec)): "" for e in estimates}
     configs = {key: f"c{i}" for i, key in enumerate(configs, 1)}
     numbers = [Column("params", drop=3), Column("s/step", drop=2), Column("steps", drop=1),
-               Column("est. wall", "wall"), Column("peak mem", "mem"), Column("disk")]
+               Column("est. wall", "wall"), Column("peak mem", "mem"),
+               *([Column("gpu mem", "gpu")] if device.startswith("cuda") else []), Column("disk")]
     head = [Column("method", text=True), *([Column("dataset", text=True)] if shared["dataset"] is None else [])]
     seed = [Column("seed")] if shared["seed"] is None else []
     wide = [*head, *([Column("preset", text=True)] if shared["preset"] is None else []),
@@ -176,6 +215,7 @@ def table(estimates: Sequence[RunEstimate], device: str, width: int = 120) -> tu
                      "s/step": "?" if p.seconds_per_step is None else f"{p.seconds_per_step:.3g}",
                      "steps": "?" if p.steps is None else f"{p.steps:,}",
                      "est. wall": human_seconds(p.wall_seconds), "peak mem": human_bytes(peak),
+                     "gpu mem": human_bytes(None if p.gpu_memory_mb is None else p.gpu_memory_mb * 2**20),
                      "disk": human_bytes(e.disk_bytes)}
             out.append([cells[c.header] for c in columns])
         walls = [e.probe.wall_seconds for e in estimates]
@@ -220,12 +260,16 @@ def dry_run(groups: Sequence[tuple[DatasetAdapter, Sequence[RunSpec]]], device: 
         console.print(line, highlight=False, markup=False)
     console.print(LEGEND, highlight=False)
     check_memory_budget(estimates, choice.device)
+    check_gpu_budget(estimates, choice.device)
     return estimates
 
 
 LEGEND = ("s/step: seconds per training step measured here (GANs: one iteration, a D step with a G step every "
           "n_critic; anomalib: one batch; PCA: the whole fit) on random images at the preset's size. est. wall "
           "(short: wall) = s/step x steps + scoring. peak mem (short: mem): GPU memory allocated (CUDA) or the "
-          "process's resident memory (CPU) during the probe. disk: the run folder (detector, checkpoints, logs, "
+          "process's resident memory (CPU): the probe's peak plus what grows with the data set where the method "
+          "states it. gpu mem (CUDA plans): predicted peak GPU memory allocated (GANs: weights, gradients, Adam, "
+          "activations at the batch, training sets), checked against BENCH_GPU_MEMORY_BUDGET_GB. disk: the run "
+          "folder (detector, checkpoints, logs, "
           "scores, sample maps). On CPU a GAN step at batch 2 stands for the batch scaled linearly: an upper bound,"
           " as a step costs less per image at larger batches. On CUDA the probe runs the full batch.")

@@ -8,7 +8,15 @@ from typing import Any
 
 import torch
 
-from bench.core.cost import CostProbe, DataShape, peak_memory, random_images, warm_timed
+from bench.core.cost import (
+    ADAM_BYTES_PER_PARAMETER,
+    CostProbe,
+    DataShape,
+    activation_bytes,
+    peak_memory,
+    random_images,
+    warm_timed,
+)
 from bench.methods._gan.accel import Accel, eval_mode
 from bench.methods._gan.data import DeviceSampler, to_unit_range
 from bench.methods._gan.loop import GANLoop, LoopSettings
@@ -56,22 +64,52 @@ def probe_training(recipe: GANRecipe, config: Any, data: DataShape, device: torc
     if config.selection == "fid":
         notes.append("without FID's Inception")
     g_bytes, d_bytes = tensor_bytes(generator), tensor_bytes(critic)
+    parameters = count_parameters(generator) + count_parameters(critic)
+    train_sets = training_set_bytes(data, size)
+    activations = step_activation_bytes(recipe, generator, critic, config, accel, size, probe_batch)
+    gpu_bytes = (ADAM_BYTES_PER_PARAMETER * parameters + activations * batch / probe_batch + train_sets)
+    peak_mb = peak.mb
+    if peak_mb is not None and device.type == "cpu":  # the run also holds the decoded data and its training sets
+        peak_mb += (host_data_bytes(data) + train_sets) / 2**20
+        notes.append("memory: the probe's peak plus the decoded splits and the training sets")
+    elif peak_mb is not None:  # on CUDA the probe ran the full batch; the training sets move there too
+        gpu_bytes = max(gpu_bytes, peak_mb * 2**20 + train_sets)
     log_rows = config.iterations // config.log_every
     tensorboard = importlib.util.find_spec("tensorboard") is not None
     return CostProbe(
-        parameters=count_parameters(generator) + count_parameters(critic),
+        parameters=parameters,
         seconds_per_step=unit / config.n_critic * batch / probe_batch, steps=int(config.iterations),
-        step=f"iteration, batch {batch}", peak_memory_mb=peak.mb,
+        step=f"iteration, batch {batch}", peak_memory_mb=peak_mb, gpu_memory_mb=gpu_bytes / 2**20,
         state_bytes=g_bytes + 4096,
         checkpoint_bytes=ADAM_COPIES * (g_bytes + d_bytes) + (g_bytes if config.selection != "last" else 0),
         log_bytes=log_rows * LOG_ROW_BYTES * (2 if tensorboard else 1) + SAMPLE_GRID_BYTES,
         extra_seconds=per_image * scored, notes=tuple(notes))
 
 
-def time_unit(recipe: GANRecipe, generator: torch.nn.Module, critic: torch.nn.Module, config: Any, accel: Accel,
-              size: int, batch: int) -> tuple[float, float]:
-    """(seconds of one unit of n_critic iterations, seconds per image of
-    G's scoring pass) at `batch`, on random images through the method's real steps and the shared loop."""
+def training_set_bytes(data: DataShape, size: int) -> int:
+    """The training sets the loop keeps on its device (`images_to_device`: uint8 at the model's size): the
+    training normals and the unlabeled set. No loader workers: batches are drawn on the device (data.DeviceSampler)."""
+    return (data.count("train_normal") + data.count("train_unlabeled")) * data.channels * size * size
+
+
+def host_data_bytes(data: DataShape) -> int:
+    """The run's decoded data in host memory: the cache's uint8 memmap of every split (its pages are resident once
+    read) and the contiguous copy of each split the runner takes (`PreparedData.split`)."""
+    return 2 * sum(data.counts.values()) * data.channels * data.size * data.size
+
+
+def step_activation_bytes(recipe: GANRecipe, generator: torch.nn.Module, critic: torch.nn.Module, config: Any,
+                          accel: Accel, size: int, batch: int) -> int:
+    """The largest activation bytes of one training iteration (D step, or D and G steps) at `batch`, counted by
+    forward hooks over one unit of n_critic iterations (`bench.core.cost.activation_bytes`)."""
+    loop, sampler = _probe_loop(recipe, generator, critic, config, accel, size, batch)[:2]
+    return max(activation_bytes((generator, critic), lambda: loop.train_step(
+        {key: accel.images(x) for key, x in sampler.sample().items()})) for _ in range(config.n_critic))
+
+
+def _probe_loop(recipe: GANRecipe, generator: torch.nn.Module, critic: torch.nn.Module, config: Any, accel: Accel,
+                size: int, batch: int) -> tuple[GANLoop, DeviceSampler, torch.Tensor]:
+    """The shared loop over random uint8 images (two sets of 2 x batch) with the method's real steps."""
     device = accel.device
     images = torch.randint(0, 256, (4 * batch, config.channels, size, size), dtype=torch.uint8,
                            generator=torch.Generator().manual_seed(0)).to(device)
@@ -81,6 +119,15 @@ def time_unit(recipe: GANRecipe, generator: torch.nn.Module, critic: torch.nn.Mo
     steps = recipe.make_steps(generator, critic, config, accel, sampler)
     loop = GANLoop(steps, sampler, LoopSettings(iterations=2**31, n_critic=config.n_critic), accel=accel,
                    folder=None, identity="probe")
+    return loop, sampler, images
+
+
+def time_unit(recipe: GANRecipe, generator: torch.nn.Module, critic: torch.nn.Module, config: Any, accel: Accel,
+              size: int, batch: int) -> tuple[float, float]:
+    """(seconds of one unit of n_critic iterations, seconds per image of
+    G's scoring pass) at `batch`, on random images through the method's real steps and the shared loop."""
+    device = accel.device
+    loop, sampler, images = _probe_loop(recipe, generator, critic, config, accel, size, batch)
 
     def iterate(n: int) -> None:
         for _ in range(n):

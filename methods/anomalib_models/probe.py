@@ -11,13 +11,18 @@ built with random weights: the probe never downloads.
 from __future__ import annotations
 
 import math
+import sys
+import time
 from typing import Any
 
 import torch
 
 from bench.core.cost import CostProbe, DataShape, peak_memory, random_images, warm_timed
 
-GREEDY_PROJECTION_DIM = 128  # anomalib's KCenterGreedy projects patch features to this many dimensions
+GREEDY_JL_EPS = 0.9  # anomalib's KCenterGreedy projects to the Johnson-Lindenstrauss dimension at this eps
+GREEDY_TIMED_ROWS = 200_000  # the probe times one greedy step on at most this many projected rows, scaled to the bank
+NN_TIMED_ROWS = 16_384  # scoring's distance matmul is timed against at most this many coreset rows, scaled
+NN_CHUNK_ROWS = 1024  # anomalib's PatchcoreModel.nearest_neighbors: query rows per distance matrix (DEFAULT_CHUNK_SIZE)
 MEMORY_HEADROOM = 0.2  # over padim_memory_bytes' arrays: at 10 % the bound held by 6-35 MB only (RSS noise)
 # Beyond the counted arrays, the fit's RSS grows by about 60 KiB per training image whatever the image size
 # (measured on CPU, not attributed: +60 MB peak RSS for 200 images at 32 px, +382 MB for 3,000, where the counted
@@ -38,11 +43,59 @@ def padim_memory_bytes(n_train: int, n_features: int, positions: int) -> int:
     return int((1 + MEMORY_HEADROOM) * (2 * bank + gaussian + PER_IMAGE_BYTES * n_train)) + FIT_OVERHEAD_BYTES
 
 
+_IMPORT_SECONDS: list[float] = []  # measured once per process by import_seconds
+
+
+def import_seconds() -> float:
+    """Seconds this process took to import anomalib's models and engine (with Lightning), measured at the first
+    probe: a run's fit pays it once (about 4 s idle, 18 s on a loaded 2-core VM). 0 where something imported them
+    before the first probe (then not measured)."""
+    if not _IMPORT_SECONDS:
+        fresh = "anomalib.models" not in sys.modules or "anomalib.engine" not in sys.modules
+        start = time.perf_counter()
+        import anomalib.engine  # noqa: F401
+        import anomalib.models  # noqa: F401
+        _IMPORT_SECONDS.append(time.perf_counter() - start if fresh else 0.0)
+    return _IMPORT_SECONDS[0]
+
+
+def projection_dim(rows: int) -> int:
+    """Columns of the coreset's random projection for a bank of `rows` patch features (anomalib's own formula)."""
+    from anomalib.models.components.dimensionality_reduction import SparseRandomProjection
+
+    return int(SparseRandomProjection._johnson_lindenstrauss_min_dim(n_samples=rows, eps=GREEDY_JL_EPS))
+
+
+def patchcore_memory_bytes(n_train: int, rows: int, n_features: int, ratio: float) -> int:
+    """Bytes PatchCore's fit adds, as anomalib allocates them (`PatchcoreModel.subsample_embedding`,
+    `KCenterGreedy`): every training patch feature (float32, `rows` x F) twice while `torch.vstack` joins the stored
+    batches; then, beside the bank, its random projection (rows x k) and each greedy step's `features - centre`
+    temporary (rows x k), and the coreset copied out of the bank (ratio x rows x F); scoring's distance chunk
+    (1,024 query rows x coreset) is below that. Where the step's temporary is under glibc's mmap threshold
+    (training.MMAP_THRESHOLD_BYTES) it lives on the heap, and small tensors allocated every step land in its freed
+    space, so freed temporaries are not reused: RSS can grow by one temporary per step (seen: +1.4 GB for 480 steps
+    of 4 MB, +18 GB for 1,600 steps of 15 MB); the bound counts every step's temporary there. Plus
+    MEMORY_HEADROOM, PER_IMAGE_BYTES (measured on PaDiM's fit through the same Engine) and the fit's overhead."""
+    from bench.methods.anomalib_models.training import MMAP_THRESHOLD_BYTES
+
+    bank = 4 * rows * n_features
+    k = projection_dim(max(rows, 2))
+    projected = 4 * rows * k
+    kept = int(rows * ratio)
+    heap_steps = max(kept - 1, 0) if projected < MMAP_THRESHOLD_BYTES else 0
+    greedy = bank + 2 * projected + projected * heap_steps + 4 * 4 * rows
+    scoring = 2 * 4 * NN_CHUNK_ROWS * kept  # after the fit: the bank is gone, the coreset stays
+    coreset = 4 * kept * n_features
+    peak = max(2 * bank, greedy, scoring) + coreset
+    return int((1 + MEMORY_HEADROOM) * (peak + PER_IMAGE_BYTES * n_train)) + FIT_OVERHEAD_BYTES
+
+
 def probe_anomalib(cls: Any, config: Any, data: DataShape, device: torch.device) -> CostProbe:
     """Build the model (random backbone), time one warm-up and one timed step per batch, and scoring."""
     from bench.methods.anomalib_models.data import as_anomalib_images
     from bench.methods.anomalib_models.training import quiet
 
+    imports = import_seconds()
     detector = cls(config, seed=0, device=device)
     size = detector._input_size(random_images(1, 1, data.size))
     module = detector._build(size, pretrained=False, records=[])
@@ -53,6 +106,8 @@ def probe_anomalib(cls: Any, config: Any, data: DataShape, device: torch.device)
         images = module.pre_processor.transform(images)
     optimizers = module.configure_optimizers()
     notes = ["random backbone"] if getattr(config, "pretrained", False) else []
+    if imports:
+        notes.append(f"with {imports:.0f} s of importing anomalib and Lightning")
     with quiet(), peak_memory(device) as peak:
         if optimizers is None:  # scoring is the same feature pass, then distances to the memory (not timed)
             step, features = _feature_pass(model, images, device)
@@ -68,7 +123,7 @@ def probe_anomalib(cls: Any, config: Any, data: DataShape, device: torch.device)
     steps = epochs * math.ceil(n_train / batch_size) if n_train else None
     parameters = sum(p.numel() for p in model.parameters())
     state = parameters * 4
-    extra = per_image * (data.count("test") + data.count("val"))
+    extra = per_image * (data.count("test") + data.count("val")) + imports
     key = detector.model_key
     peak_mb = peak.mb
     if features is not None and key == "padim":
@@ -79,12 +134,17 @@ def probe_anomalib(cls: Any, config: Any, data: DataShape, device: torch.device)
             peak_mb += max(grown, 0) / 2**20
             notes.append("memory: the probe's peak plus the embeddings of every training image and the Gaussian")
     elif features is not None and key == "patchcore":
-        rows = features.shape[0] // batch_size * n_train  # patch features of the whole training set
+        per_image_rows, n_features = features.shape[0] // batch_size, features.shape[1]
+        rows = per_image_rows * n_train  # patch features of the whole training set
         kept = int(rows * config.coreset_sampling_ratio)
-        state += 4 * kept * features.shape[1]
-        greedy = _greedy_step_seconds(rows, device)
-        extra += greedy * kept
-        notes.append(f"coreset: {kept:,} greedy steps, 1 timed")
+        state += 4 * kept * n_features
+        extra += coreset_seconds(rows, n_features, kept, device)
+        extra += (data.count("test") + data.count("val")) * _distance_seconds(per_image_rows, n_features, kept, device)
+        if peak_mb is not None:  # the probe held one batch's features; the fit holds the whole bank and coreset
+            grown = patchcore_memory_bytes(n_train, rows, n_features, config.coreset_sampling_ratio)
+            peak_mb += max(grown - 4 * features.shape[0] * n_features, 0) / 2**20
+        notes.append(f"coreset: {kept:,} greedy steps over {rows:,} patch features, one timed; memory: the bank, "
+                     "its projection and the coreset")
     elif features is not None:
         notes.append("learned buffers not sized")
     return CostProbe(parameters=parameters, seconds_per_step=step, steps=steps,
@@ -130,13 +190,45 @@ def _training_step(module: Any, optimizers: Any, images: torch.Tensor, device: t
     return warm_timed(step, device)
 
 
-def _greedy_step_seconds(rows: int, device: torch.device) -> float:
-    """One step of k-center greedy selection: distances of every projected patch feature to the newest centre."""
-    projected = torch.rand(rows, GREEDY_PROJECTION_DIM, device=device)
-    nearest = torch.full((rows,), float("inf"), device=device)
+def coreset_seconds(rows: int, n_features: int, kept: int, device: torch.device) -> float:
+    """anomalib's coreset selection on a bank of `rows` x `n_features`: the random projection (one matmul,
+    timed on at most GREEDY_TIMED_ROWS rows, scaled by rows) and `kept` - 1 greedy steps of `KCenterGreedy`
+    (one step timed on at most GREEDY_TIMED_ROWS projected rows, scaled by rows: each step reads every row)."""
+    from bench.methods.anomalib_models.training import limit_heap_fragmentation
+
+    limit_heap_fragmentation()  # the fit runs with it (training.fit_module); it sets what a step's temporary costs
+    k = projection_dim(max(rows, 2))
+    sample = max(min(rows, GREEDY_TIMED_ROWS), 2)
+    bank = torch.rand(sample, n_features, device=device)
+    matrix = torch.rand(k, n_features, device=device)
+    projection = warm_timed(lambda: bank @ matrix.T, device) * rows / sample
+    return projection + _greedy_step_seconds(sample, k, device) * rows / sample * max(kept - 1, 0)
+
+
+def _greedy_step_seconds(rows: int, k: int, device: torch.device) -> float:
+    """One step of anomalib's `KCenterGreedy` (update_distances, get_new_idx, the scatter that zeroes the pick) on
+    `rows` random projected features of `k` columns."""
+    from anomalib.models.components.sampling import KCenterGreedy
+
+    sampler = KCenterGreedy(torch.zeros(rows, 1, device=device), sampling_ratio=1.0)
+    sampler.features = torch.rand(rows, k, device=device)
+    sampler.update_distances(cluster_center=torch.tensor(0, device=device))
 
     def update() -> None:
-        centre = projected[torch.argmax(nearest)]
-        torch.minimum(nearest, torch.linalg.norm(projected - centre, dim=1), out=nearest)
+        idx = sampler.get_new_idx()
+        sampler.update_distances(cluster_center=idx)
+        sampler.min_distances.scatter_(0, idx.unsqueeze(0).unsqueeze(1), 0.0)
 
     return warm_timed(update, device)
+
+
+def _distance_seconds(query_rows: int, n_features: int, kept: int, device: torch.device) -> float:
+    """Scoring one image: anomalib's nearest-neighbour search of its `query_rows` patch features against the
+    coreset (`PatchcoreModel.euclidean_dist`, a matmul), timed against at most NN_TIMED_ROWS coreset rows and
+    scaled by the coreset's size."""
+    from anomalib.models.image.patchcore.torch_model import PatchcoreModel
+
+    sample = max(min(kept, NN_TIMED_ROWS), 1)
+    query = torch.rand(query_rows, n_features, device=device)
+    bank = torch.rand(sample, n_features, device=device)
+    return warm_timed(lambda: PatchcoreModel.euclidean_dist(query, bank).min(1), device) * kept / sample
