@@ -55,13 +55,17 @@ class ALOCCDetector(GANDetector):
         settings = LoopSettings(iterations=iterations, n_critic=1, checkpoint_every=c.checkpoint_every,
                                 log_every=c.log_every, description="alocc")
         identity = fingerprint(config_to_dict(c), self.seed, iterations, ids_digest(data.normal))
-        result = GANLoop(ALOCCSteps(R, D, c, accel, sampler), sampler, settings, accel=accel, folder=self.workdir,
-                         identity=identity, progress=self.progress).run()
+        steps = ALOCCSteps(R, D, c, accel, sampler)
+        result = GANLoop(steps, sampler, settings, accel=accel, folder=self.workdir, identity=identity,
+                         progress=self.progress).run()
+        if steps.ema:
+            R, D = steps.ema["R_ema"], steps.ema["D_ema"]
         self._keep(R, D)
         self.train_info_ = {**result.info(), "accel": accel.info(),
                             "iterations": {"d_steps": iterations, "r_steps": iterations * c.g_updates},
                             "parameters": {"R": n_parameters(R), "D": n_parameters(D)},
                             "score": SCORES[c.score], "refinement": c.refinement,
+                            "weights": "final" if c.ema_decay is None else f"EMA of R and D, decay {c.ema_decay}",
                             "resolution": {"image_size": self.size_, "rule": RESOLUTION_RULE}}
 
     def _keep(self, R: torch.nn.Module, D: torch.nn.Module) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
-from bench.core.config import Channels, ImageSize, NonNegativeFloat, PositiveFloat, PositiveInt
+from bench.core.config import Channels, Fraction, ImageSize, NonNegativeFloat, PositiveFloat, PositiveInt
 
 AccelMode = Literal["auto", "on", "off"]
 
@@ -30,6 +30,8 @@ class ALOCCConfig:
     iterations: PositiveInt | None = None  # ... unless set here
     # Score: the paper's 1 - D(R(x)) ('d_r_x') or the code's 1 - D(x) ('d_x').
     score: Literal["d_r_x", "d_x"] = "d_r_x"
+    # bench's option, not the code's: score with EMA copies of R and D (None: the final weights, as the code).
+    ema_decay: Fraction | None = None
     checkpoint_every: PositiveInt = 1000
     log_every: PositiveInt = 100
     accel: AccelMode = "auto"
