@@ -3,10 +3,9 @@ same noisy batch, as models.py `train`), and the recipe the shared cost probe re
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
-
-import copy
 
 import torch
 
@@ -75,7 +74,7 @@ def tf_rmsprop(module: torch.nn.Module, lr: float) -> torch.optim.RMSprop:
     ones (torch's at zeros), so the first steps are about lr x gradient instead of lr x sign(gradient) / 0.32."""
     optimizer = torch.optim.RMSprop(module.parameters(), lr=lr, alpha=0.9, eps=1e-10)
     for p in module.parameters():
-        optimizer.state[p] = {"step": torch.tensor(0.0), "square_avg": torch.ones_like(p, memory_format=torch.preserve_format)}
+        optimizer.state[p] = {"step": torch.tensor(0.0), "square_avg": torch.ones_like(p)}
     return optimizer
 
 
