@@ -33,10 +33,6 @@ class ALOCCDetector(GANDetector):
     display_name = "ALOCC"
     summary = "ALOCC (CVPR 2018): adversarial refiner R + discriminator D on normals, score 1 - D(R(x))"
     uses_unlabeled = False
-    # Not in `--methods all` (nor `make demo`): its CPU-minute smoke preset measured test AUC 0.566 (seed 0) on
-    # the tests' learning split, under the learning check's lowest floor (0.60). `--methods alocc` runs it; its
-    # contract checks run in tests/conformance/test_methods.py like every registered method's.
-    in_all = False
     recipe = RECIPE
     config_class = ALOCCConfig
     presets = PRESETS
