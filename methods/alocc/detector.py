@@ -15,6 +15,7 @@ from bench.core.device import seed_everything
 from bench.core.images import ImageSet, TrainData
 from bench.methods._gan import DeviceSampler, GANLoop, LoopSettings, fingerprint, ids_digest, images_to_device
 from bench.methods._gan.detector import GANDetector
+from bench.methods._gan.networks import n_parameters
 from bench.methods.alocc.losses import anomaly_score
 from bench.methods.alocc.presets import PRESETS, ALOCCConfig
 from bench.methods.alocc.trainer import NORMAL, RECIPE, ALOCCSteps, build_networks
@@ -83,9 +84,6 @@ class ALOCCDetector(GANDetector):
         return None
 
     # --- state -----------------------------------------------------------------------------------------
-    def run_info(self) -> dict[str, Any]:
-        return {"training": getattr(self, "train_info_", None), "image_size": getattr(self, "size_", None)}
-
     def state_dict(self) -> dict[str, Any]:
         return {"refiner": state_on_cpu(self.generator_),
                 "critic": state_on_cpu(self.critic_),
@@ -97,8 +95,3 @@ class ALOCCDetector(GANDetector):
         R.load_state_dict(state["refiner"])
         D.load_state_dict(state["critic"])
         self._keep(R, D)
-
-
-def n_parameters(module: torch.nn.Module) -> int:
-    """Every parameter of `module` (all are trained; frozen copies count too)."""
-    return sum(p.numel() for p in module.parameters())
