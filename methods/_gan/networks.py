@@ -90,3 +90,9 @@ def build_critic(config: Any, size: int) -> Critic:
 def count_parameters(module: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def n_parameters(module: nn.Module) -> int:
+    """Every parameter of `module`, frozen ones too (a network frozen for inference counts in full; spectral norm's
+    u, v are buffers, not counted, as TF's non-trainable u)."""
+    return sum(p.numel() for p in module.parameters())

@@ -17,6 +17,7 @@ from bench.core.errors import BenchError
 from bench.core.images import ImageSet, TrainData
 from bench.methods._gan import DeviceSampler, LoopSettings, fingerprint, ids_digest, images_to_device, split_holdout
 from bench.methods._gan.detector import GANDetector
+from bench.methods._gan.networks import n_parameters
 from bench.methods.alad.losses import feature_matching_score
 from bench.methods.alad.networks import DiscriminatorXX, Encoder, Generator, extra_stages
 from bench.methods.alad.presets import PRESETS, ALADConfig
@@ -122,9 +123,6 @@ class ALADDetector(GANDetector):
         return dataclasses.replace(probe, notes=(*probe.notes, "planned iterations; early stopping may end sooner"))
 
     # --- state -----------------------------------------------------------------------------------------
-    def run_info(self) -> dict[str, Any]:
-        return {"training": getattr(self, "train_info_", None), "image_size": getattr(self, "size_", None)}
-
     def state_dict(self) -> dict[str, Any]:
         return {"encoder": state_on_cpu(self.encoder_), "generator": state_on_cpu(self.generator_),
                 "critic_xx": state_on_cpu(self.critic_), "size": int(self.size_)}
@@ -138,8 +136,3 @@ class ALADDetector(GANDetector):
         for module, key in ((E, "encoder"), (G, "generator"), (Dxx, "critic_xx")):
             module.load_state_dict(state[key])
         self._keep(E, G, Dxx)
-
-
-def n_parameters(module: torch.nn.Module) -> int:
-    """Every parameter of `module` (spectral norm's u, v are buffers, not counted, as TF's non-trainable u)."""
-    return sum(p.numel() for p in module.parameters())

@@ -14,22 +14,13 @@ from torch import nn
 
 from bench.core.images import ImageSet
 from bench.methods._gan import Accel, DeviceSampler, GANLoop, images_to_device, to_unit_range
+from bench.methods._gan.ema import ema_update
 from bench.methods._gan.trainer import GANRecipe
 from bench.methods.alad.losses import discriminator_loss, feature_matching_score, generator_encoder_loss
 from bench.methods.alad.networks import Discriminators, Generators
 from bench.methods.alad.presets import ALADConfig
 
 D_BATCH, G_BATCH = "N", "M"  # two independent draws from the normal set
-
-
-@torch.no_grad()
-def ema_update(average: nn.Module, live: nn.Module, decay: float) -> None:
-    """average <- decay * average + (1 - decay) * live for parameters (tf.train.ExponentialMovingAverage over the
-    trainable variables); buffers (BatchNorm statistics, spectral norm's u, v) are copied as they are."""
-    for a, p in zip(average.parameters(), live.parameters(), strict=True):
-        a.lerp_(p, 1.0 - decay)
-    for a, b in zip(average.buffers(), live.buffers(), strict=True):
-        a.copy_(b)
 
 
 class ALADSteps:

@@ -15,6 +15,7 @@ from bench.core.device import seed_everything
 from bench.core.images import ImageSet, TrainData
 from bench.methods._gan import DeviceSampler, GANLoop, LoopSettings, fingerprint, ids_digest, images_to_device
 from bench.methods._gan.detector import GANDetector
+from bench.methods._gan.networks import n_parameters
 from bench.methods.alocc.losses import anomaly_score
 from bench.methods.alocc.presets import PRESETS, ALOCCConfig
 from bench.methods.alocc.trainer import NORMAL, RECIPE, ALOCCSteps, build_networks
@@ -33,10 +34,6 @@ class ALOCCDetector(GANDetector):
     display_name = "ALOCC"
     summary = "ALOCC (CVPR 2018): adversarial refiner R + discriminator D on normals, score 1 - D(R(x))"
     uses_unlabeled = False
-    # Not in `--methods all` (nor `make demo`): its CPU-minute smoke preset measured test AUC 0.566 (seed 0) on
-    # the tests' learning split, under the learning check's lowest floor (0.60). `--methods alocc` runs it; its
-    # contract checks run in tests/conformance/test_methods.py like every registered method's.
-    in_all = False
     recipe = RECIPE
     config_class = ALOCCConfig
     presets = PRESETS
@@ -55,13 +52,17 @@ class ALOCCDetector(GANDetector):
         settings = LoopSettings(iterations=iterations, n_critic=1, checkpoint_every=c.checkpoint_every,
                                 log_every=c.log_every, description="alocc")
         identity = fingerprint(config_to_dict(c), self.seed, iterations, ids_digest(data.normal))
-        result = GANLoop(ALOCCSteps(R, D, c, accel, sampler), sampler, settings, accel=accel, folder=self.workdir,
-                         identity=identity, progress=self.progress).run()
+        steps = ALOCCSteps(R, D, c, accel, sampler)
+        result = GANLoop(steps, sampler, settings, accel=accel, folder=self.workdir, identity=identity,
+                         progress=self.progress).run()
+        if steps.ema:
+            R, D = steps.ema["R_ema"], steps.ema["D_ema"]
         self._keep(R, D)
         self.train_info_ = {**result.info(), "accel": accel.info(),
                             "iterations": {"d_steps": iterations, "r_steps": iterations * c.g_updates},
                             "parameters": {"R": n_parameters(R), "D": n_parameters(D)},
                             "score": SCORES[c.score], "refinement": c.refinement,
+                            "weights": "final" if c.ema_decay is None else f"EMA of R and D, decay {c.ema_decay}",
                             "resolution": {"image_size": self.size_, "rule": RESOLUTION_RULE}}
 
     def _keep(self, R: torch.nn.Module, D: torch.nn.Module) -> None:
@@ -83,9 +84,6 @@ class ALOCCDetector(GANDetector):
         return None
 
     # --- state -----------------------------------------------------------------------------------------
-    def run_info(self) -> dict[str, Any]:
-        return {"training": getattr(self, "train_info_", None), "image_size": getattr(self, "size_", None)}
-
     def state_dict(self) -> dict[str, Any]:
         return {"refiner": state_on_cpu(self.generator_),
                 "critic": state_on_cpu(self.critic_),
@@ -97,8 +95,3 @@ class ALOCCDetector(GANDetector):
         R.load_state_dict(state["refiner"])
         D.load_state_dict(state["critic"])
         self._keep(R, D)
-
-
-def n_parameters(module: torch.nn.Module) -> int:
-    """Every parameter of `module` (all are trained; frozen copies count too)."""
-    return sum(p.numel() for p in module.parameters())

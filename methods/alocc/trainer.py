@@ -3,12 +3,14 @@ same noisy batch, as models.py `train`), and the recipe the shared cost probe re
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
 
 import torch
 
 from bench.methods._gan import Accel, DeviceSampler
+from bench.methods._gan.ema import ema_update
 from bench.methods._gan.trainer import GANRecipe
 from bench.methods.alocc.losses import add_noise, d_loss, g_loss
 from bench.methods.alocc.networks import Discriminator, Refiner
@@ -22,16 +24,23 @@ class ALOCCSteps:
     the code). R: `g_updates` updates of BCE(D(R(x_noisy)), 1) + r_alpha * refinement; the loop steps the last one,
     this object the ones before it (the loop zeroes R's gradients before the G step and steps after it)."""
 
-    best_modules = ("R", "D")
+    best_modules: tuple[str, ...] = ("R", "D")
 
     def __init__(self, refiner: Refiner, critic: Discriminator, config: ALOCCConfig, accel: Accel,
                  sampler: DeviceSampler | None = None) -> None:
         self.R, self.D, self.config = refiner, critic, config
         self.R_train = accel.maybe_compile(refiner)
         self.modules = {"R": refiner, "D": critic}
-        # tf.train.RMSPropOptimizer(lr): decay 0.9, momentum 0, epsilon 1e-10.
-        self.optimizers = {"G": torch.optim.RMSprop(refiner.parameters(), lr=config.lr, alpha=0.9, eps=1e-10),
-                           "D": torch.optim.RMSprop(critic.parameters(), lr=config.lr, alpha=0.9, eps=1e-10)}
+        self.optimizers = {"G": tf_rmsprop(refiner, config.lr), "D": tf_rmsprop(critic, config.lr)}
+        self.ema: dict[str, torch.nn.Module] = {}
+        if config.ema_decay is not None:  # bench's option (not in the code): score with averaged weights
+            self.ema = {"R_ema": copy.deepcopy(refiner).requires_grad_(False),
+                        "D_ema": copy.deepcopy(critic).requires_grad_(False)}
+            self.modules.update(self.ema)
+            self.best_modules = ("R_ema", "D_ema")
+            decay = config.ema_decay
+            self.optimizers["G"].register_step_post_hook(lambda *_: ema_update(self.ema["R_ema"], refiner, decay))
+            self.optimizers["D"].register_step_post_hook(lambda *_: ema_update(self.ema["D_ema"], critic, decay))
         self._noisy: torch.Tensor | None = None
 
     def d_step(self, batch: Mapping[str, torch.Tensor], *, g_step_follows: bool) -> dict[str, torch.Tensor]:
@@ -58,6 +67,15 @@ class ALOCCSteps:
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
         return self._r_loss(x, noisy)
+
+
+def tf_rmsprop(module: torch.nn.Module, lr: float) -> torch.optim.RMSprop:
+    """tf.train.RMSPropOptimizer(lr): decay 0.9, momentum 0, epsilon 1e-10, and its mean-square slot starts at
+    ones (torch's at zeros), so the first steps are about lr x gradient instead of lr x sign(gradient) / 0.32."""
+    optimizer = torch.optim.RMSprop(module.parameters(), lr=lr, alpha=0.9, eps=1e-10)
+    for p in module.parameters():
+        optimizer.state[p] = {"step": torch.tensor(0.0), "square_avg": torch.ones_like(p)}
+    return optimizer
 
 
 def model_size(config: ALOCCConfig, data: Any) -> int:

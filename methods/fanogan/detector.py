@@ -14,6 +14,7 @@ from bench.core.device import seed_everything
 from bench.core.images import ImageSet, TrainData
 from bench.methods._gan import ids_digest, images_to_device
 from bench.methods._gan.detector import GANDetector
+from bench.methods._gan.networks import n_parameters
 from bench.methods.fanogan.losses import anomaly_score
 from bench.methods.fanogan.networks import stages
 from bench.methods.fanogan.presets import PRESETS, FAnoGANConfig
@@ -94,9 +95,6 @@ class FAnoGANDetector(GANDetector):
                                    notes=(*probe.notes, "encoder steps timed as critic steps"))
 
     # --- state -----------------------------------------------------------------------------------------
-    def run_info(self) -> dict[str, Any]:
-        return {"training": getattr(self, "train_info_", None), "image_size": getattr(self, "size_", None)}
-
     def state_dict(self) -> dict[str, Any]:
         return {"generator": state_on_cpu(self.generator_), "critic": state_on_cpu(self.critic_),
                 "encoder": state_on_cpu(self.encoder_), "size": int(self.size_)}
@@ -108,8 +106,3 @@ class FAnoGANDetector(GANDetector):
         for module, key in ((G, "generator"), (D, "critic"), (E, "encoder")):
             module.load_state_dict(state[key])
         self._keep(G, D, E)
-
-
-def n_parameters(module: torch.nn.Module) -> int:
-    """Every parameter of `module` (all are trained; frozen copies count too)."""
-    return sum(p.numel() for p in module.parameters())

@@ -4,6 +4,7 @@ tensors, and the training loop's 2 R updates per D update."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 
@@ -17,7 +18,7 @@ from bench.methods.alocc.detector import ALOCCDetector
 from bench.methods.alocc.losses import add_noise, anomaly_score, d_loss, g_loss, refinement
 from bench.methods.alocc.networks import Discriminator, Refiner
 from bench.methods.alocc.presets import PRESETS
-from bench.methods.alocc.trainer import NORMAL, ALOCCSteps
+from bench.methods.alocc.trainer import NORMAL, ALOCCSteps, tf_rmsprop
 from bench.testing import TINY_DATA, synthetic_data, train_data
 
 # Hand counts from models.py with gf_dim = df_dim = 16, c_dim = 1 (ops.conv2d / deconv2d: 5x5 kernel + bias;
@@ -108,3 +109,37 @@ def test_detector_records_its_score_and_sizes(tmp_path, score):
     with torch.no_grad():
         expected = 1 - torch.sigmoid(detector.critic_(detector.generator_(x) if score == "d_r_x" else x).double())
     torch.testing.assert_close(torch.from_numpy(detector.score(test)[:4]), expected, atol=1e-6, rtol=1e-5)
+
+
+def test_rmsprop_mean_square_starts_at_one_as_tf1():
+    # tf.train.RMSPropOptimizer creates its "rms" slot with ones: the first step is lr g / sqrt(0.9 + 0.1 g^2)
+    # (torch's default, zeros, would give lr g / sqrt(0.1 g^2) = 3.16 lr sign(g)).
+    layer = torch.nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        layer.weight.fill_(1.0)
+    optimizer = tf_rmsprop(layer, lr=0.002)
+    layer(torch.tensor([[0.5]])).sum().backward()  # gradient 0.5
+    optimizer.step()
+    expected = 1.0 - 0.002 * 0.5 / (math.sqrt(0.9 + 0.1 * 0.25) + 1e-10)
+    assert layer.weight.item() == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("decay", [0.0, 1.0])
+def test_ema_copies_follow_the_decay(decay):
+    torch.manual_seed(0)
+    config = dataclasses.replace(PRESETS["tiny"], ema_decay=decay)
+    R, D = Refiner(), Discriminator(16)
+    initial = {"R": copy.deepcopy(R.state_dict()), "D": copy.deepcopy(D.state_dict())}
+    sampler = DeviceSampler({NORMAL: torch.randint(0, 256, (16, 1, 16, 16), dtype=torch.uint8)}, 8, seed=0,
+                            channels=1)
+    steps = ALOCCSteps(R, D, config, Accel.for_device("cpu"))
+    assert steps.best_modules == ("R_ema", "D_ema")
+    loop = GANLoop(steps, sampler, LoopSettings(iterations=10, n_critic=1), accel=Accel.for_device("cpu"),
+                   folder=None, identity="t")
+    loop.train_step(sampler.sample())
+    for name, live in (("R", R), ("D", D)):
+        average = steps.ema[f"{name}_ema"]
+        target = dict(live.named_parameters()) if decay == 0.0 else initial[name]
+        for key, value in average.named_parameters():  # buffers are copied at each step of the network's optimiser
+            torch.testing.assert_close(value, target[key], msg=f"{name}_ema.{key}")
+        assert any(not torch.equal(v, initial[name][k]) for k, v in live.state_dict().items())  # live moved
