@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -53,6 +52,18 @@ def estimate(method: str, preset: str, settings: list[str], device: str) -> dict
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+# The child's peak RSS must be its own: Linux keeps a process's ru_maxrss across exec, and a child that Python
+# vforks from a large process (a pytest worker holding gigabytes) starts with its parent's high-water mark. So a
+# small Python process starts the run and reports the run's rusage.
+RUN_AND_MEASURE = """
+import json, os, subprocess, sys
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+err = child.stderr.read()
+_, status, usage = os.wait4(child.pid, 0)
+print(json.dumps({"exit": os.waitstatus_to_exitcode(status), "rss_kb": usage.ru_maxrss, "stderr": err[-2000:]}))
+"""
+
+
 def measure(method: str, preset: str, settings: list[str], device: str, runs: Path) -> dict:
     """A real `bench run` in a child process: run.json's fit and scoring seconds, the process's peak RSS."""
     args = [*bench_command(), "run", "--methods", method, "--dataset", "synthetic", "--preset", preset,
@@ -60,16 +71,16 @@ def measure(method: str, preset: str, settings: list[str], device: str, runs: Pa
     for item in settings:
         args += ["--set", item]
     start = time.perf_counter()
-    child = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(child.pid, 0)
+    out = subprocess.run([sys.executable, "-c", RUN_AND_MEASURE, *args], check=True, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{' '.join(args)} failed: {child.stderr.read()[-2000:] if child.stderr else ''}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    if result["exit"] != 0:
+        raise RuntimeError(f"{' '.join(args)} failed: {result['stderr']}")
     record = json.loads(max(runs.rglob("run.json"), key=lambda p: p.stat().st_mtime).read_text())
     timings = record.get("timings") or {}
     spent = [float(v) for k, v in timings.items() if k == "fit_s" or (k.startswith("score_") and k.endswith("_s"))]
     return {"run_s": sum(spent),
-            "process_s": elapsed, "rss_mb": usage.ru_maxrss / 1024, "timings": timings}
+            "process_s": elapsed, "rss_mb": result["rss_kb"] / 1024, "timings": timings}
 
 
 def prepare(settings: list[str]) -> None:
