@@ -4,12 +4,14 @@ one segment per attempt), the run step (bench.runs.evaluate) and its results wri
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import platform
 import shlex
 import time
 import traceback
 from pathlib import Path
+from typing import Any
 
 from bench.core import registry
 from bench.core.config import config_to_dict
@@ -62,7 +64,12 @@ def _execute_locked(spec: RunSpec, prepared: PreparedData, folder: Path, device:
     run_folder = RunFolder(folder)
     previous = run_folder.previous_record()
     if previous is not None and run_folder.is_complete() and not force:
-        return RunOutcome(spec, folder, "skipped", previous.metrics)
+        changed = changed_settings(previous.config, spec)
+        if not changed:
+            return RunOutcome(spec, folder, "skipped", previous.metrics)
+        progress.log(f"{spec.method} seed {spec.seed}: preset {spec.preset!r} has changed since {folder.name} ran "
+                     f"({changed}); running it again (the earlier result stays until this run completes)")
+        force = True
     attempt = run_folder  # where this attempt writes: the run folder, or beside the finished result (--force)
     if force:
         staging = staging_folder(folder)
@@ -120,6 +127,19 @@ def _execute_locked(spec: RunSpec, prepared: PreparedData, folder: Path, device:
     elif attempt is not run_folder:
         record.error = f"{record.error} (the earlier complete result is kept; this attempt: {attempt.record_path})"
     return RunOutcome(spec, folder, record.status, record.metrics, record.error)
+
+
+def changed_settings(recorded: dict[str, Any] | None, spec: RunSpec) -> str:
+    """The settings whose value differs between a run's recorded config and what `spec` resolves to now (a preset
+    changed by a newer bench: the folder name, preset plus overrides, would hide it), e.g. "image_size 64 -> 96";
+    empty when none. Settings only one side has (an option added or removed since) are not compared."""
+    if not recorded:
+        return ""
+    cls = registry.get_method(spec.method)
+    current = config_to_dict(cls.preset(spec.preset, spec.overrides, dataset=spec.dataset))
+    differ = [f"{key} {recorded[key]!r} -> {current[key]!r}" for key in current
+              if key in recorded and json.dumps(recorded[key], default=str) != json.dumps(current[key], default=str)]
+    return ", ".join(differ)
 
 
 def locate_run_folder(runs_root: Path, spec: RunSpec, prepared: PreparedData) -> tuple[Path, str | None]:

@@ -4,6 +4,7 @@ refusal below and the rest of the reliability suite run the installed script).""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -70,3 +71,25 @@ def test_a_synthetic_root_generated_with_other_settings_is_refused_not_reused(tm
     other = run_bench("data", "prepare", "synthetic", *root, *small, "--set", "data.anomaly_ratio=0.2", env=cache)
     assert other.returncode == 2
     assert "generated with other settings" in one_line_error(other)
+
+
+def test_a_run_of_a_preset_that_has_changed_since_is_run_again_not_done_before(tmp_path, cache):
+    """The folder name holds the preset's name and the overrides, not the preset's values: a newer bench whose
+    `smoke` differs (here: the record says an older smoke kept 80 % of the variance) must not report the old
+    numbers as this configuration's."""
+    write_tree(tmp_path / "tree")
+    runs = tmp_path / "runs"
+    args = [*PCA, "--root", str(tmp_path / "tree"), "--runs", str(runs)]
+    assert bench_in_process(*args, env=cache).returncode == 0
+    run_json = next(runs.glob("medad/pca/*/run.json"))
+    record = json.loads(run_json.read_text())
+    record["config"]["n_components"] = 0.8
+    run_json.write_text(json.dumps(record))
+    again = bench_in_process(*args, env=cache)
+    assert again.returncode == 0, again.stderr
+    assert "done before" not in again.stdout
+    assert "preset 'smoke' has changed since" in again.stdout + again.stderr
+    assert "n_components 0.8 -> 0.95" in again.stdout + again.stderr
+    assert [r["config"]["n_components"] for r in records(runs)] == [0.95], "the run was redone in its folder"
+    third = bench_in_process(*args, env=cache)
+    assert "done before" in third.stdout, "a run of the current preset is found as before"
