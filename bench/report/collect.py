@@ -81,6 +81,7 @@ def runs_frame(runs: Path | str | Iterable[Path | str], datasets: list[str] | No
                               na_position="first", kind="stable")
     _warn_differing_copies(frame)
     frame = frame.drop_duplicates(["dataset", "method", "run_id"], keep="last")
+    frame = _drop_older_preset_values(frame)
     return frame.drop(columns="_content").sort_values(["dataset", "method", "run_config", "seed"],
                                                       kind="stable").reset_index(drop=True)
 
@@ -96,6 +97,29 @@ def _warn_differing_copies(frame: pd.DataFrame) -> None:
                     f"skipped {dropped['folder']}: another copy of this run with different metrics, "
                     f"{kept['folder']}, finished later (finished_at {kept['finished_at']}) and is kept"),
                     stacklevel=3)
+
+
+def _drop_older_preset_values(frame: pd.DataFrame) -> pd.DataFrame:
+    """Seeds of one configuration (same preset name, overrides and data) that ran with other values of a setting
+    (a preset changed by a newer bench) are not averaged together: the runs of the configuration that finished last
+    are kept, the others named and left out. Settings only one side records are not compared."""
+    dropped: list[int] = []
+    for _, group in frame.groupby(["dataset", "method", "run_config", "split_id", "images_id"], sort=False):
+        if group["config"].nunique() < 2:
+            continue
+        newest = group.sort_values("finished_at", na_position="first", kind="stable").iloc[-1]
+        current = json.loads(newest["config"])
+        for index, row in group.iterrows():
+            values = json.loads(row["config"])
+            differ = [f"{k} {values[k]!r} (kept: {current[k]!r})" for k in values
+                      if k in current and json.dumps(values[k], default=str) != json.dumps(current[k], default=str)]
+            if differ:
+                dropped.append(index)
+                warnings.warn(SkippedRunWarning(
+                    f"skipped {row['folder']}: it ran preset {row['preset']!r} with other values ({', '.join(differ)})"
+                    f" than the runs of the same configuration that finished last, such as {newest['folder']}; "
+                    "run it again to include it"), stacklevel=3)
+    return frame.drop(index=dropped)
 
 
 def _join_sorted(values: pd.Series) -> str:

@@ -4,6 +4,8 @@ refusal below and the rest of the reliability suite run the installed script).""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 
@@ -93,3 +95,24 @@ def test_a_run_of_a_preset_that_has_changed_since_is_run_again_not_done_before(t
     assert [r["config"]["n_components"] for r in records(runs)] == [0.95], "the run was redone in its folder"
     third = bench_in_process(*args, env=cache)
     assert "done before" in third.stdout, "a run of the current preset is found as before"
+
+
+def test_seeds_that_ran_other_preset_values_are_not_averaged_together(tmp_path, cache):
+    """Seed 0 ran an older `smoke` (edited record: 80 % of the variance), seed 1 today's: a report must not print
+    their mean as one configuration's; the older run is named and left out."""
+    write_tree(tmp_path / "tree")
+    runs = tmp_path / "runs"
+    for seed in ("0", "1"):
+        done = bench_in_process(*PCA, "--seeds", seed, "--root", str(tmp_path / "tree"), "--runs", str(runs),
+                                env=cache)
+        assert done.returncode == 0, done.stderr
+        if seed == "0":
+            run_json = next(runs.glob("medad/pca/*seed0*/run.json"))
+            record = json.loads(run_json.read_text())
+            record["config"]["n_components"] = 0.8
+            run_json.write_text(json.dumps(record))
+    report = run_bench("report", "--dataset", "medad", "--runs", str(runs), "--format", "csv")
+    assert report.returncode == 0, report.stderr
+    assert "seed0" in report.stderr and "n_components 0.8 (kept: 0.95)" in report.stderr
+    rows = list(csv.DictReader(io.StringIO(report.stdout)))
+    assert rows and {(r["n_seeds"], r["seeds"]) for r in rows} == {("1", "1")}, report.stdout
