@@ -12,6 +12,19 @@ from bench.core.config import Fraction, NonNegativeFloat, NonNegativeInt, Positi
 AccelMode = Literal["auto", "on", "off"]  # see bench.methods._gan.accel
 
 
+class FinalWeightsProbe:
+    """For configs without checkpoint selection (f-AnoGAN, ALOCC; ALAD overrides `selection`): what the shared cost
+    probe (bench.methods._gan.probe) reads of a config that has no such fields."""
+
+    @property
+    def selection(self) -> str:
+        return "last"  # the final weights are kept: nothing is scored at checkpoints
+
+    @property
+    def fid_holdout(self) -> int:
+        return 0
+
+
 @dataclasses.dataclass(frozen=True)
 class GANBaseConfig:
     """Networks, WGAN-GP weights, Adam and the loop's shared settings; defaults are both papers' (the "What the paper

@@ -6,12 +6,13 @@ import dataclasses
 from typing import Literal
 
 from bench.core.config import Channels, Fraction, ImageSize, PositiveFloat, PositiveInt
+from bench.methods._gan.config import FinalWeightsProbe
 
 AccelMode = Literal["auto", "on", "off"]
 
 
 @dataclasses.dataclass(frozen=True)
-class ALADConfig:
+class ALADConfig(FinalWeightsProbe):
     """Defaults are the official code's (alad/run.py, alad/cifar10_utilities.py, main.py with --sn --enable_dzz
     --enable_early_stop --m fm --d 1, as its README asks for ALAD)."""
 
@@ -49,10 +50,6 @@ class ALADConfig:
     @property
     def selection(self) -> str:
         return "val-fm"
-
-    @property
-    def fid_holdout(self) -> int:
-        return 0
 
     def epoch_length(self, n_train: int) -> int:
         return max(1, n_train // self.batch_size)

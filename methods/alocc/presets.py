@@ -6,12 +6,13 @@ import dataclasses
 from typing import Literal
 
 from bench.core.config import Channels, Fraction, ImageSize, NonNegativeFloat, PositiveFloat, PositiveInt
+from bench.methods._gan.config import FinalWeightsProbe
 
 AccelMode = Literal["auto", "on", "off"]
 
 
 @dataclasses.dataclass(frozen=True)
-class ALOCCConfig:
+class ALOCCConfig(FinalWeightsProbe):
     """Defaults are khalooei/ALOCC-CVPR2018's (train.py, models.py)."""
 
     # Data: trained at 64 px with the official layer list (its 'SAME' strided convolutions take any side).
@@ -44,14 +45,6 @@ class ALOCCConfig:
     @property
     def n_critic(self) -> int:
         return 1
-
-    @property
-    def selection(self) -> str:
-        return "last"
-
-    @property
-    def fid_holdout(self) -> int:
-        return 0
 
     def total_iterations(self, n_normal: int) -> int:
         """D steps: `iterations`, or the official epochs x (N // batch) (at least one)."""

@@ -6,12 +6,13 @@ import dataclasses
 from typing import Literal
 
 from bench.core.config import Channels, Fraction, ImageSize, NonNegativeFloat, PositiveFloat, PositiveInt
+from bench.methods._gan.config import FinalWeightsProbe
 
 AccelMode = Literal["auto", "on", "off"]
 
 
 @dataclasses.dataclass(frozen=True)
-class FAnoGANConfig:
+class FAnoGANConfig(FinalWeightsProbe):  # final weights kept: the official code has no selection
     """Defaults are tSchlegl/f-AnoGAN's (wgangp_64x64.py, z_encoding_izif.py)."""
 
     # Data as the networks see it: 64 px, 1 channel, the official (only) input; any power of two >= 8 scales the
@@ -44,15 +45,6 @@ class FAnoGANConfig:
     channels_last: bool = True
     compile: bool = False  # torch.compile of G (the critic cannot be compiled: double backward in the GP)
     score_batch_size: PositiveInt = 64
-
-    # The shared cost probe reads these; f-AnoGAN keeps its final weights (the official code has no selection).
-    @property
-    def selection(self) -> str:
-        return "last"
-
-    @property
-    def fid_holdout(self) -> int:
-        return 0
 
     def stage1_iterations(self, n_normal: int) -> int:
         """Critic steps of stage 1: `iterations`, or the official epochs x (N // batch - n_critic)."""
