@@ -4,6 +4,7 @@ overrides applied to a preset. The `--set` grammar that produces the overrides i
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import types
 import typing
@@ -166,6 +167,13 @@ def plain_value(value: Any) -> Any:
 def config_to_dict(config: Any) -> dict[str, Any]:
     """A JSON-safe dict of a config dataclass (paths as strings, tuples as lists)."""
     return {f.name: plain_value(getattr(config, f.name)) for f in dataclasses.fields(config)}
+
+
+def differing_values(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """{key: (old value, new value)} for the keys of two `config_to_dict` records whose values differ; keys only one
+    side has (an option added or removed between bench versions) are not compared."""
+    return {key: (old[key], value) for key, value in new.items()
+            if key in old and json.dumps(old[key], default=str) != json.dumps(value, default=str)}
 
 
 def config_from_dict(config_cls: type[ConfigT], values: Mapping[str, Any]) -> ConfigT:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.core.config import differing_values
 from bench.metrics.table import ALL_METRICS, LOCALISATION_METRICS, record_metrics
 from bench.report.consistency import metrics_problem
 from bench.runs.record import RunRecord
@@ -110,9 +111,8 @@ def _drop_older_preset_values(frame: pd.DataFrame) -> pd.DataFrame:
         newest = group.sort_values("finished_at", na_position="first", kind="stable").iloc[-1]
         current = json.loads(newest["config"])
         for index, row in group.iterrows():
-            values = json.loads(row["config"])
-            differ = [f"{k} {values[k]!r} (kept: {current[k]!r})" for k in values
-                      if k in current and json.dumps(values[k], default=str) != json.dumps(current[k], default=str)]
+            differ = [f"{key} {old!r} (kept: {new!r})"
+                      for key, (old, new) in differing_values(json.loads(row["config"]), current).items()]
             if differ:
                 dropped.append(index)
                 warnings.warn(SkippedRunWarning(

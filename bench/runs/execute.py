@@ -4,7 +4,6 @@ one segment per attempt), the run step (bench.runs.evaluate) and its results wri
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import platform
 import shlex
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.core import registry
-from bench.core.config import config_to_dict
+from bench.core.config import config_to_dict, differing_values
 from bench.core.detector import Detector
 from bench.core.device import resolve_device, seed_everything
 from bench.core.errors import BenchError
@@ -137,9 +136,7 @@ def changed_settings(recorded: dict[str, Any] | None, spec: RunSpec) -> str:
         return ""
     cls = registry.get_method(spec.method)
     current = config_to_dict(cls.preset(spec.preset, spec.overrides, dataset=spec.dataset))
-    differ = [f"{key} {recorded[key]!r} -> {current[key]!r}" for key in current
-              if key in recorded and json.dumps(recorded[key], default=str) != json.dumps(current[key], default=str)]
-    return ", ".join(differ)
+    return ", ".join(f"{key} {old!r} -> {new!r}" for key, (old, new) in differing_values(recorded, current).items())
 
 
 def locate_run_folder(runs_root: Path, spec: RunSpec, prepared: PreparedData) -> tuple[Path, str | None]:
