@@ -48,6 +48,23 @@ def test_gan_probe_times_the_presets_networks_and_counts_its_iterations(name):
     assert probe.peak_memory_mb is not None and probe.peak_memory_mb > 0
 
 
+def test_gan_probe_counts_what_each_checkpoint_writes():
+    """A checkpoint writes last.pt, maybe best.pt and samples.png: the estimate grows with their number (it once
+    counted only the selection's scoring, and a short run came out a third over its estimate)."""
+    from bench.methods._gan.accel import Accel
+    from bench.methods._gan.probe import checkpoint_seconds
+
+    cls = registry.get_method("healthygan")
+    config = cls.preset("tiny", {"iterations": 40, "checkpoint_every": 40, "selection": "last"})
+    generator, critic = cls.recipe.build_networks(config, config.image_size)
+    per_checkpoint = checkpoint_seconds(cls.recipe, generator, critic, config, Accel.for_device(CPU, mode="off"),
+                                        config.image_size)
+    assert per_checkpoint > 0
+    once = cls.cost_probe(config, SHAPE, CPU)
+    often = cls.cost_probe(cls.preset("tiny", {"iterations": 40, "checkpoint_every": 1, "selection": "last"}),
+                           SHAPE, CPU)
+    assert often.extra_seconds - once.extra_seconds > 39 * per_checkpoint / 3  # timings vary; 39 more checkpoints
+
 @pytest.mark.parametrize("name", registry.methods.names())
 def test_every_registered_method_has_a_cost_probe_that_runs(name):
     """`--dry-run` works for every method (f-AnoGAN's and ALAD's probes once called G on images: a traceback)."""

@@ -157,7 +157,7 @@ class GANLoop:
         start_time = time.perf_counter()
         resumed = self._restore(checkpoints / LAST)
         if not resumed:
-            self._save(checkpoints / LAST)  # the state to fall back to if the first steps already diverge
+            self.save(checkpoints / LAST)  # the state to fall back to if the first steps already diverge
         resumed_from = self.iteration
         log = LossLog(log_folder, resume_from=self.iteration)
         if resumed:
@@ -177,7 +177,7 @@ class GANLoop:
                 deferred_interrupts() as interrupted:
             while self.iteration < s.iterations and not self.should_stop():
                 if interrupted:  # Ctrl-C / SIGTERM: stop between iterations, where the state is whole
-                    self._save(checkpoints / LAST)
+                    self.save(checkpoints / LAST)
                     raise TrainingInterrupted(f"a training checkpoint at iteration {self.iteration} of "
                                               f"{s.iterations}")
                 self._set_lr()
@@ -261,9 +261,10 @@ class GANLoop:
         for observer in _OBSERVERS.get():
             with preserved_rng(), eval_mode(*self.steps.modules.values()), torch.no_grad():
                 observer(self)
-        self._save(checkpoints / LAST)
+        self.save(checkpoints / LAST)
 
-    def _save(self, path: Path) -> None:
+    def save(self, path: Path) -> None:
+        """Write the whole training state (what a resumed run continues from) to `path`, atomically."""
         save_checkpoint(path, {
             "identity": self.identity, "iteration": self.iteration, "lr_scale": self.lr_scale,
             "divergences": list(self.divergences), "modules": module_states(self.steps.modules),

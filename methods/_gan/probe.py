@@ -4,6 +4,9 @@ step every n_critic) of the preset's networks at its size, on random images, on 
 from __future__ import annotations
 
 import importlib.util
+import math
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -15,12 +18,14 @@ from bench.core.cost import (
     activation_bytes,
     peak_memory,
     random_images,
+    timed,
     warm_timed,
 )
 from bench.methods._gan.accel import Accel, eval_mode
 from bench.methods._gan.data import DeviceSampler, to_unit_range
 from bench.methods._gan.loop import GANLoop, LoopSettings
 from bench.methods._gan.networks import count_parameters
+from bench.methods._gan.samples import save_sample_grid
 from bench.methods._gan.trainer import GANRecipe
 
 CPU_PROBE_BUDGET_S = 2.0  # on CPU, time two images per batch, then the whole batch if that fits in this budget
@@ -28,6 +33,8 @@ CPU_PROBE_BATCH = 2  # BatchNorm in training needs two values per channel (ALOCC
 LOG_ROW_BYTES = 160  # losses.csv, per logged row
 SAMPLE_GRID_BYTES = 400 * 1024  # samples.png
 ADAM_COPIES = 3  # a checkpoint holds the weights and Adam's two moments
+# samples.png at each checkpoint: rows and columns of the widest grid a GAN here writes (HealthyGAN's, SAGAN's)
+GRID_ROWS, GRID_COLUMNS = 8, 5
 
 
 def tensor_bytes(module: torch.nn.Module) -> int:
@@ -50,11 +57,13 @@ def probe_training(recipe: GANRecipe, config: Any, data: DataShape, device: torc
     batch = int(config.batch_size)
     with peak_memory(device) as peak:
         probe_batch = batch if device.type == "cuda" else min(batch, CPU_PROBE_BATCH)
-        unit, per_image = time_unit(recipe, generator, critic, config, accel, size, probe_batch)
+        setup, unit, per_image = time_unit(recipe, generator, critic, config, accel, size, probe_batch)
         if probe_batch < batch and unit * batch / probe_batch < CPU_PROBE_BUDGET_S:
             probe_batch = batch
-            unit, per_image = time_unit(recipe, generator, critic, config, accel, size, probe_batch)
+            unit, per_image = time_unit(recipe, generator, critic, config, accel, size, probe_batch)[1:]
+        per_checkpoint = checkpoint_seconds(recipe, generator, critic, config, accel, size)
     evaluations = config.iterations // config.checkpoint_every
+    checkpoints = math.ceil(config.iterations / config.checkpoint_every)
     per_evaluation = {"last": 0, "fid": config.fid_holdout, "aucp": 2 * config.fid_holdout}.get(config.selection,
                                                                                           data.count("val"))
     scored = data.count("test") + data.count("val") + evaluations * per_evaluation
@@ -83,7 +92,9 @@ def probe_training(recipe: GANRecipe, config: Any, data: DataShape, device: torc
         state_bytes=g_bytes + 4096,
         checkpoint_bytes=ADAM_COPIES * (g_bytes + d_bytes) + (g_bytes if config.selection != "last" else 0),
         log_bytes=log_rows * LOG_ROW_BYTES * (2 if tensorboard else 1) + SAMPLE_GRID_BYTES,
-        extra_seconds=per_image * scored, notes=tuple(notes))
+        # +1 checkpoint: the state written before the first step and the grid of the selected weights
+        extra_seconds=per_image * scored + setup + per_checkpoint * (checkpoints + 1),
+        notes=tuple(notes))
 
 
 def training_set_bytes(data: DataShape, size: int) -> int:
@@ -123,10 +134,12 @@ def _probe_loop(recipe: GANRecipe, generator: torch.nn.Module, critic: torch.nn.
 
 
 def time_unit(recipe: GANRecipe, generator: torch.nn.Module, critic: torch.nn.Module, config: Any, accel: Accel,
-              size: int, batch: int) -> tuple[float, float]:
-    """(seconds of one unit of n_critic iterations, seconds per image of
-    G's scoring pass) at `batch`, on random images through the method's real steps and the shared loop."""
+              size: int, batch: int) -> tuple[float, float, float]:
+    """(seconds to set up the loop, seconds of one unit of n_critic iterations, seconds per image of G's scoring
+    pass) at `batch`, on random images through the method's real steps and the shared loop. The set-up is what a
+    run pays once: the first optimiser built in a process imports torch._dynamo (about 2 s on a CPU)."""
     device = accel.device
+    setup = timed(lambda: _probe_loop(recipe, generator, critic, config, accel, size, batch), device)
     loop, sampler, images = _probe_loop(recipe, generator, critic, config, accel, size, batch)
 
     def iterate(n: int) -> None:
@@ -138,4 +151,18 @@ def time_unit(recipe: GANRecipe, generator: torch.nn.Module, critic: torch.nn.Mo
     score = recipe.scoring_pass or (lambda G, D, images: G(images))
     with eval_mode(generator, critic), torch.no_grad():
         per_image = warm_timed(lambda: score(generator, critic, x), device) / batch
-    return unit, per_image
+    return setup, unit, per_image
+
+
+def checkpoint_seconds(recipe: GANRecipe, generator: torch.nn.Module, critic: torch.nn.Module, config: Any,
+                       accel: Accel, size: int) -> float:
+    """Seconds of what the loop does at a checkpoint besides the selection's scoring (timed in `time_unit`): write
+    the training state (last.pt) and the best weights (best.pt, at most once), and the sample grid."""
+    loop = _probe_loop(recipe, generator, critic, config, accel, size, CPU_PROBE_BATCH)[0]
+    panels = {f"panel {i}": torch.rand(GRID_ROWS, config.channels, size, size) for i in range(GRID_COLUMNS)}
+    with tempfile.TemporaryDirectory(prefix="bench-probe-") as temp:
+        folder = Path(temp)
+        state = warm_timed(lambda: loop.save(folder / "last.pt"), accel.device)
+        grid = warm_timed(lambda: save_sample_grid(folder / "samples.png", panels, row_labels=["row"] * GRID_ROWS,
+                                                   title="probe"), accel.device)
+    return 2 * state + grid

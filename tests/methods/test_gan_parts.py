@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.methods._gan import DeviceSampler, critic_loss, critic_loss_gp, gradient_penalty, save_sample_grid
+from bench.methods._gan import DeviceSampler, critic_loss, critic_loss_gp, gradient_penalty, samples, save_sample_grid
 from bench.methods._gan.checkpoint import preserved_rng, rng_state, set_rng_state
 from bench.methods._gan.data import images_to_device, split_holdout, to_unit_range
 from bench.methods._gan.losslog import LossAverager, LossLog
@@ -95,7 +95,19 @@ def test_loss_log_widens_its_columns_when_a_loss_appears_later(tmp_path):
     assert lines == ["iteration,D,G", "1,1.0,", "2,2.0,3.0"]
 
 
-def test_sample_grid_is_written(tmp_path):
-    panels = {"input": torch.rand(2, 1, 8, 8), "mask": torch.rand(2, 1, 8, 8)}
-    path = save_sample_grid(tmp_path / "grid.png", panels, {"mask": (0, 1)}, row_labels=["a", "b"])
+def test_sample_grid_is_written_with_each_column_in_its_range_and_colormap(tmp_path):
+    from matplotlib import colormaps
+    from PIL import Image
+
+    panels = {"input": torch.full((2, 1, 8, 8), 0.5), "mask": torch.ones(2, 1, 8, 8)}
+    path = save_sample_grid(tmp_path / "grid.png", panels, {"input": (0, 1), "mask": (0, 1)},
+                            colormaps={"mask": "magma"}, row_labels=["a", "b"], title="t")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    pixels = np.asarray(Image.open(path).convert("RGB"))
+    cell = 8 * -(-samples.MIN_CELL // 8)
+    top, left = 2 * samples.TEXT_ROW + samples.GAP, samples.LABEL_WIDTH
+    second_row = top + cell + samples.GAP + cell // 2
+    assert tuple(pixels[second_row, left + cell // 2]) == (128, 128, 128)  # 0.5 of (0, 1) in gray
+    magma_top = tuple(round(255 * c) for c in colormaps["magma"](1.0)[:3])
+    assert tuple(pixels[second_row, left + cell + samples.GAP + cell // 2]) == magma_top
+    assert pixels.shape == (top + 2 * (cell + samples.GAP), left + 2 * (cell + samples.GAP), 3)
