@@ -1,4 +1,5 @@
-"""ALAD's losses and score as pure functions of tensors (alad/run.py `loss_functions` and `Testing/Scores`)."""
+"""ALAD's losses and scores as pure functions of tensors (alad/run.py `loss_functions` and `Testing/Scores`: the
+code computes four scores at test, score_ch, score_l1, score_l2 and score_fm, and saves the results of each)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,17 @@ def generator_encoder_loss(l_encoder: torch.Tensor, l_generator: torch.Tensor, x
     cost_z = (bce(z_real, 0.0) + bce(z_fake, 1.0)).mean()
     return {"loss": gen_xz + enc_xz + cost_x + cost_z, "gen_xz": gen_xz.detach(), "enc_xz": enc_xz.detach(),
             "cycle": (cost_x + cost_z).detach()}
+
+
+def cross_entropy_score(logits_rec: torch.Tensor) -> torch.Tensor:
+    """score_ch: the sigmoid cross-entropy of D_xx's logit on (x, G(E(x))) against the label 1 ("real" pair) per
+    image, i.e. softplus(-logit): high where D_xx tells the reconstruction from x."""
+    return bce(logits_rec, 1.0).view(-1)
+
+
+def residual_score(x: torch.Tensor, rec: torch.Tensor, degree: int) -> torch.Tensor:
+    """score_l1 (degree 1) / score_l2 (degree 2): ||x - G(E(x))||_degree over the flattened image, per image."""
+    return torch.linalg.vector_norm((x.float() - rec.float()).flatten(1), ord=degree, dim=1)
 
 
 def feature_matching_score(features_real: torch.Tensor, features_rec: torch.Tensor, degree: int = 1) -> torch.Tensor:

@@ -13,7 +13,13 @@ import torch
 from torch import nn
 
 from bench.methods.alad.detector import ALADDetector
-from bench.methods.alad.losses import discriminator_loss, feature_matching_score, generator_encoder_loss
+from bench.methods.alad.losses import (
+    cross_entropy_score,
+    discriminator_loss,
+    feature_matching_score,
+    generator_encoder_loss,
+    residual_score,
+)
 from bench.methods.alad.networks import (
     DiscriminatorXX,
     DiscriminatorXZ,
@@ -145,6 +151,37 @@ def test_feature_matching_score_is_the_l1_norm_per_image():
     b = torch.tensor([[0.0, 1.0, 0.5], [1.0, -1.0, 2.0]])
     torch.testing.assert_close(feature_matching_score(a, b), torch.tensor([4.0, 4.0]))
     torch.testing.assert_close(feature_matching_score(a, b, degree=2), torch.tensor([10 ** 0.5, 6 ** 0.5]))
+
+
+def test_cross_entropy_score_is_softplus_of_minus_the_logit():
+    # score_ch = sigmoid_cross_entropy_with_logits(labels=1, logits=l) = -log(sigmoid(l)) = log(1 + exp(-l))
+    logits = torch.tensor([0.0, 2.0, -3.0])
+    expected = torch.tensor([np.log(2.0), np.log1p(np.exp(-2.0)), np.log1p(np.exp(3.0))], dtype=torch.float32)
+    torch.testing.assert_close(cross_entropy_score(logits), expected)
+
+
+def test_residual_scores_are_image_norms_per_image():
+    x = torch.zeros(2, 1, 2, 2)
+    rec = torch.tensor([[[[1.0, -2.0], [0.0, 2.0]]], [[[0.5, 0.5], [0.5, 0.5]]]])
+    torch.testing.assert_close(residual_score(x, rec, degree=1), torch.tensor([5.0, 2.0]))
+    torch.testing.assert_close(residual_score(x, rec, degree=2), torch.tensor([3.0, 1.0]))
+
+
+@pytest.mark.parametrize("score", ["fm", "ch", "l1", "l2"])
+def test_each_score_option_scores_with_its_formula(tiny, tmp_path, score):
+    """One tiny fit per score: the detector's scores are the formula's on its own E, G and D_xx (EMA weights)."""
+    config = dataclasses.replace(PRESETS["tiny"], score=score)
+    detector = ALADDetector(config, device="cpu", workdir=tmp_path).fit(train_data(tiny, ALADDetector))
+    test = tiny.split("test")
+    assert detector.run_info()["training"]["score"]["name"] == score
+    with torch.no_grad():
+        x = next(detector._batches(test))[0]
+        rec = detector.generator_(detector.encoder_(x))
+        logits, features_rec = detector.critic_(x, rec)
+        expected = {"fm": feature_matching_score(detector.critic_(x, x)[1], features_rec),
+                    "ch": nn.functional.softplus(-logits), "l1": (x - rec).abs().flatten(1).sum(1),
+                    "l2": (x - rec).flatten(1).pow(2).sum(1).sqrt()}[score]
+    np.testing.assert_allclose(detector.score(test)[:len(x)], expected.double().numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_ema_update():
