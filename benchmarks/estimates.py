@@ -2,10 +2,10 @@
 the dry run's estimates against measured runs. For each case (method, preset, settings) and each size of the
 synthetic set (its training normals, the other splits fixed; or one protocol's full counts), a child process
 prints the dry-run estimate (wall time, peak memory), then a child `bench run` trains and scores for real; its
-wall time comes from run.json (fit and scoring, what the estimate covers, without start-up and data loading) and
-its peak RSS from the kernel (`os.wait4`'s ru_maxrss: the whole process, start-up and data included). Prints one
-table with the ratios measured / estimated. The data are prepared before the runs (not timed); runs go to a
-scratch folder that is removed."""
+wall time comes from run.json (fit, scoring and the localisation metrics: what the estimate covers, without
+start-up and data loading) and its peak RSS from the kernel (`os.wait4`'s ru_maxrss: the whole process, start-up
+and data included). Prints one table with the ratios measured / estimated. The data are prepared before the runs
+(not timed); runs go to a scratch folder that is removed."""
 
 from __future__ import annotations
 
@@ -94,6 +94,7 @@ def measure(method: str, preset: str, settings: list[str], device: str, runs: Pa
     record = json.loads(max(runs.rglob("run.json"), key=lambda p: p.stat().st_mtime).read_text())
     timings = record.get("timings") or {}
     spent = [float(v) for k, v in timings.items() if k == "fit_s" or (k.startswith("score_") and k.endswith("_s"))]
+    spent.append(float((record.get("localisation") or {}).get("seconds") or 0.0))  # maps against masks, after scoring
     return {"run_s": sum(spent),
             "process_s": elapsed, "rss_mb": result["rss_kb"] / 1024, "timings": timings}
 

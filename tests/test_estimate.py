@@ -157,3 +157,39 @@ def test_dry_run_prints_the_grid_and_writes_nothing(tmp_path):
     rows = [line for line in out.splitlines() if line.startswith(("│ pca ", "│ healthy"))]
     assert len(rows) == 4
     assert not (tmp_path / "runs").exists() and not (tmp_path / "data").exists()
+
+
+def test_localisation_step_is_in_the_estimate_where_the_data_set_has_masks(tmp_path):
+    """Scoring maps against masks pools every test pixel (15 GB at 20,000 test images of 128 px before
+    pixel_metrics swept in blocks): the dry run adds its time and memory where the adapter reads masks."""
+    from bench.datasets.chestxray14 import ChestXray14Dataset
+    from bench.runs.dry_run import (
+        LOCALISATION_BYTES_PER_PIXEL,
+        LocalisationCost,
+        localisation_cost,
+        with_localisation,
+    )
+
+    adapter = SyntheticDataset(tmp_path / "data", SyntheticDataset.make_options({"n_normal": 40, "n_test": 10}))
+    cost = localisation_cost(adapter, data_shape(adapter))
+    assert cost is not None and cost.pixels == 20 * 64 * 64 and cost.seconds > 0
+    assert localisation_cost(ChestXray14Dataset(tmp_path / "cx"), SHAPE) is None  # no boxes read: no step
+    probe = registry.get_method("pca").cost_probe(registry.get_method("pca").preset("tiny"), SHAPE, CPU)
+    added = with_localisation(probe, cost, host_memory=True)
+    assert added.peak_memory_mb - probe.peak_memory_mb >= LOCALISATION_BYTES_PER_PIXEL * cost.pixels / 2**20
+    assert added.extra_seconds > probe.extra_seconds
+    assert with_localisation(probe, cost, host_memory=False).peak_memory_mb == probe.peak_memory_mb
+
+    # the step's bound holds what pixel_metrics adds (ru_maxrss of a fresh process) beside the maps and masks the
+    # step holds (float32 maps, the masks and their copy: 6 bytes per pixel)
+    import subprocess
+    import sys
+    code = ("import resource, numpy as np\nfrom bench.metrics.localisation import pixel_metrics\n"
+            "maps = np.random.default_rng(0).random((1000, 128, 128), dtype=np.float32)\n"
+            "masks = np.zeros(maps.shape, bool); masks[:500, 40:60, 40:70] = True\n"
+            "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\npixel_metrics(maps, masks)\n"
+            "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024)")
+    added_bytes = float(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                                       text=True).stdout.split()[-1])
+    pixels = 1000 * 128 * 128
+    assert added_bytes + 6 * pixels <= LocalisationCost(pixels, 0.0).memory_mb * 2**20, added_bytes / pixels

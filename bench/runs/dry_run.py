@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from bench.core.cost import CostProbe, DataShape
+from bench.core.cost import CostProbe, DataShape, timed
 from bench.core.errors import BenchError
 from bench.data.adapter import DatasetAdapter
 from bench.runs.plan import RunSpec
@@ -36,6 +36,13 @@ N_SAMPLE_MAPS = 16  # the runner keeps 8 normal and 8 abnormal test images with 
 # 300 and 600 synthetic images, python -m benchmarks.estimates; sagan's tiny run 325 MB, tests/test_estimate_bounds.py).
 # Added to the host estimate on CPU.
 RUN_PROCESS_MB = 400.0
+
+# The localisation step (bench.runs.localisation_step) holds, per pooled test pixel: the float32 maps, the masks
+# looked up and their copy for the scored images, the finite check, and pixel_metrics' sorted float32 copy; plus
+# its blocks' temporaries. Measured 6.4 bytes per pixel for pixel_metrics alone (2,000 maps of 128 x 128).
+LOCALISATION_BYTES_PER_PIXEL = 11
+LOCALISATION_FIXED_BYTES = 64 * 2**20
+LOCALISATION_TIMED_PIXELS = 1 << 20  # pixel_metrics is timed on this many random pixels and scaled
 
 BUDGET_ENV = "BENCH_MEMORY_BUDGET_GB"
 DEFAULT_BUDGET_GB = 16.0  # host memory a run may need (issue 27: a 32 GB workstation running one run beside others)
@@ -124,6 +131,51 @@ def disk_bytes(probe: CostProbe, data: DataShape) -> int:
             + scored * SCORE_ROW_BYTES + sample_maps)
 
 
+@dataclasses.dataclass(frozen=True)
+class LocalisationCost:
+    """What scoring the maps against a data set's masks adds to a run (on the host, after the fit)."""
+
+    pixels: int
+    seconds: float
+
+    @property
+    def memory_mb(self) -> float:
+        return (LOCALISATION_BYTES_PER_PIXEL * self.pixels + LOCALISATION_FIXED_BYTES) / 2**20
+
+
+def localisation_cost(adapter: DatasetAdapter, shape: DataShape) -> LocalisationCost | None:
+    """The localisation step's cost where the data set can have masks (its adapter reads them; which test images
+    have one is known only once the data are prepared, so every test image counts), else None: the pooled
+    pixels of the test split and the time of `pixel_metrics`, timed on random maps and scaled by the pixels."""
+    import numpy as np
+
+    from bench.data.adapter import DatasetAdapter as Base
+    from bench.metrics.localisation import pixel_metrics
+
+    if type(adapter).localisation_truth is Base.localisation_truth or not shape.count("test"):
+        return None
+    pixels = shape.count("test") * shape.size * shape.size
+    side = int(math.sqrt(LOCALISATION_TIMED_PIXELS // 16))
+    rng = np.random.default_rng(0)
+    maps = rng.random((16, side, side), dtype=np.float32)
+    masks = np.zeros(maps.shape, dtype=bool)
+    masks[:8, : side // 4, : side // 4] = True
+    seconds = timed(lambda: pixel_metrics(maps, masks), torch.device("cpu")) * pixels / maps.size
+    return LocalisationCost(pixels, seconds)
+
+
+def with_localisation(probe: CostProbe, cost: LocalisationCost | None, *, host_memory: bool) -> CostProbe:
+    """`probe` with the localisation step's time added, and its memory where `host_memory` (the probe's peak is
+    the host's: on top of the fit's peak, a bound, since the step runs after the fit in the same process)."""
+    if cost is None:
+        return probe
+    peak = probe.peak_memory_mb
+    return dataclasses.replace(
+        probe, extra_seconds=probe.extra_seconds + cost.seconds,
+        peak_memory_mb=peak + cost.memory_mb if peak is not None and host_memory else peak,
+        notes=(*probe.notes, f"localisation metrics over {cost.pixels / 1e6:.0f}M test pixels included"))
+
+
 def estimate_runs(specs: Sequence[RunSpec], adapter: DatasetAdapter, device: torch.device,
                   probes: dict[tuple, CostProbe] | None = None) -> list[RunEstimate]:
     """One estimate per planned run; one probe per (method, preset, overrides, data shape), shared through
@@ -131,6 +183,7 @@ def estimate_runs(specs: Sequence[RunSpec], adapter: DatasetAdapter, device: tor
     from bench.core import registry
 
     shape = data_shape(adapter)
+    localisation = localisation_cost(adapter, shape)
     probes = {} if probes is None else probes
     estimates = []
     for spec in specs:
@@ -142,7 +195,7 @@ def estimate_runs(specs: Sequence[RunSpec], adapter: DatasetAdapter, device: tor
             probe = cls.cost_probe(config, shape, device)
             if device.type == "cpu" and probe.peak_memory_mb is not None:
                 probe = dataclasses.replace(probe, peak_memory_mb=probe.peak_memory_mb + RUN_PROCESS_MB)
-            probes[key] = probe
+            probes[key] = with_localisation(probe, localisation, host_memory=device.type == "cpu")
         estimates.append(RunEstimate(spec, probes[key], disk_bytes(probes[key], shape)))
     return estimates
 
