@@ -12,6 +12,7 @@ SCORE_RTOL (tests/methods/test_pca_scale.py)."""
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,6 +41,7 @@ class PCAConfig:
 
 SAMPLE_IMAGES = 128  # the cost probe's fit sample
 SMALL_SAMPLE_IMAGES = 16  # and its smaller one: two sizes separate the fit's fixed cost from the eigenproblem's
+EIGH_TIMED_SIDES = (384, 768)  # the probe times the eigensolver on symmetric matrices of these sides
 SCORE_CHUNK = 512  # images scored at once: bounds scoring memory to a few chunks of float32 pixels
 MEMORY_HEADROOM = 0.1  # over the arrays counted by memory_bytes (test_pca_scale measured them within 6 %)
 SCORE_RTOL = 1e-3  # scores vs scikit-learn's full-SVD PCA: max |diff| / max |score| (measured: about 1e-5)
@@ -111,6 +113,28 @@ def exact_pca(features: np.ndarray, n_components: float, whiten: bool) -> Any:
     return pca
 
 
+def eigensolver_seconds() -> Any:
+    """A function m -> predicted seconds of `exact_pca`'s eigensolver (scipy's evr driver, float32, in place) on an
+    m x m symmetric matrix: c m^3 + d m^2 through two timed solves (EIGH_TIMED_SIDES). Seconds per m^3 fall with m
+    (on one core: 0.57 ns at 512, 0.40 at 1,024, 0.28 at 3,000), so one timed size scaled by m^3 would overshoot."""
+    from scipy.linalg import eigh
+
+    rng = np.random.default_rng(0)
+    times = []
+    for side in EIGH_TIMED_SIDES:
+        half = rng.random((side, side), dtype=np.float32)
+        matrix = np.asfortranarray(half + half.T)
+        start = time.perf_counter()
+        eigh(matrix, overwrite_a=True, check_finite=False, driver="evr")
+        times.append(time.perf_counter() - start)
+    (m1, m2), (t1, t2) = EIGH_TIMED_SIDES, times
+    cubic = (t2 - t1 * (m2 / m1) ** 2) / (m2**3 - m1 * m2**2)
+    if cubic <= 0:  # noisy timings: the larger solve's seconds per m^3
+        return lambda m: t2 * (m / m2) ** 3
+    square = (t1 - cubic * m1**3) / m1**2
+    return lambda m: max(cubic * m**3 + square * m**2, 0.0)
+
+
 class PCADetector(Detector):
     """Fits PCA on known-normal images; the score is the mean squared error of the reconstruction."""
 
@@ -159,9 +183,9 @@ class PCADetector(Detector):
 
     @classmethod
     def cost_probe(cls, config: PCAConfig, data: Any, device: torch.device) -> Any:
-        """Fits on random samples of two sizes at the training set's image size, fitted as a fixed part plus one
-        proportional to the eigenproblem's cost N D m + m^3 (m = min(N, D)), scaled to the N images the fit will
-        use (D pixels per image). Peak memory: the
+        """Fits on random samples of two sizes at the training set's image size, modelled as a fixed part, a part
+        proportional to the products' cost N D m (m = min(N, D)) and the eigensolver on an m x m matrix
+        (`eigensolver_seconds`), scaled to the N images the fit will use (D pixels per image). Peak memory: the
         probe's measured peak plus what `memory_bytes` adds from the sample's size to the full size."""
         from bench.core.cost import CostProbe, peak_memory, random_images, timed
 
@@ -170,9 +194,8 @@ class PCADetector(Detector):
         n_sample = max(n_small, min(n_train, SAMPLE_IMAGES))
         pixels = data.channels * data.size**2
 
-        def eig_cost(n: int) -> float:
-            m = min(n, pixels)
-            return n * pixels * m + m**3
+        def product_cost(n: int) -> float:  # the Gram (or covariance) product and the components: N D m
+            return n * pixels * min(n, pixels)
 
         cpu = torch.device("cpu")
         detector = cls(config, seed=0, device="cpu")
@@ -183,13 +206,19 @@ class PCADetector(Detector):
             sample = random_images(n_sample, data.channels, data.size)
             large = timed(lambda: detector._fit(TrainData(sample), None), cpu)
             per_image = timed(lambda: detector._score(sample), cpu) / n_sample
-        # fit seconds = fixed + per_cost x eig_cost(N), from the warm fits at two sizes; the fixed part (with the
-        # first call's imports) dominates at small N, where scaling one fit by the cost alone overestimated a
-        # 600-image fit 20-fold (benchmarks.estimates)
-        gain = eig_cost(n_sample) - eig_cost(n_small)
-        per_cost = (large - small) / gain if gain > 0 and large > small else large / eig_cost(n_sample)
-        fixed = max(first - per_cost * eig_cost(n_small), 0.0)
-        seconds = fixed + per_cost * eig_cost(max(n_train, 2))
+        eigh_seconds = eigensolver_seconds()
+        # fit seconds = fixed + per_cost x N D m + the eigensolver at m. The fixed part (with the first call's
+        # imports) dominates at small N, where scaling one fit by its cost overestimated a 600-image fit 20-fold;
+        # the eigensolver costs ~10x more per m^3 than the product per N D m and dominates at full size (ChestX-ray14's
+        # 10,000 images: a 876 s fit measured where one shared cost predicted 348 s), so it is timed by itself.
+        small_rest = max(small - eigh_seconds(min(n_small, pixels)), 0.0)
+        large_rest = max(large - eigh_seconds(min(n_sample, pixels)), 0.0)
+        gain = product_cost(n_sample) - product_cost(n_small)
+        per_cost = ((large_rest - small_rest) / gain if gain > 0 and large_rest > small_rest
+                    else large_rest / product_cost(n_sample))
+        fixed = max(first - eigh_seconds(min(n_small, pixels)) - per_cost * product_cost(n_small), 0.0)
+        n_fit = max(n_train, 2)
+        seconds = fixed + per_cost * product_cost(n_fit) + eigh_seconds(min(n_fit, pixels))
         scored = data.count("test") + data.count("val")
         grown = memory_bytes(n_train, pixels, scored) - memory_bytes(n_sample, pixels, n_sample)
         peak_mb = None if peak.mb is None else peak.mb + max(grown, 0) / 2**20
