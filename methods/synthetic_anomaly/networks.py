@@ -69,7 +69,7 @@ class ResNetEncDec(nn.Module):
     """ResNet-18 encoder-decoder: (B, 1, S, S) in [0, 1] -> (B, 1, S, S) sigmoid map (S a multiple of 32).
 
     `width`: the first stage's channels, every other width in proportion; 64 is the official network (every preset
-    keeps it; at 16 the learning check learned less per CPU-second)."""
+    but FPI's smoke, which runs 16: see presets.py)."""
 
     def __init__(self, in_channels: int = 1, width: int = 64) -> None:
         super().__init__()
