@@ -73,4 +73,4 @@ def resize_maps(maps: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
     from scipy import ndimage
 
     zoom = (1.0, size[0] / maps.shape[1], size[1] / maps.shape[2])
-    return ndimage.zoom(maps, zoom, order=1, grid_mode=True, mode="nearest").astype(np.float32)
+    return ndimage.zoom(maps, zoom, order=1, grid_mode=True, mode="nearest").astype(np.float32, copy=False)
