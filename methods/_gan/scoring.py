@@ -70,7 +70,7 @@ class RestorationScoring:
         """|x - x'| per image, resized to the input's size."""
         maps = [_to_size(anomaly_map(x, restored).unsqueeze(1), images.size)[:, 0].cpu()
                 for x, restored in self._batches(images)]
-        return torch.cat(maps).numpy().astype(np.float32)
+        return torch.cat(maps).numpy().astype(np.float32, copy=False)
 
     def _restored_images(self, images: ImageSet) -> np.ndarray:
         """x' as uint8 at the input's size and channel count, for qualitative figures."""

@@ -98,7 +98,7 @@ class DDADDetector(Detector):
         """The score's map (rec / intra / inter, or the ASR-Net's P(anomaly)), resized to the input's size."""
         parts = [F.interpolate(m, size=images.size, mode="bilinear", align_corners=False)[:, 0].cpu()
                  for m in self._maps(images)]
-        return torch.cat(parts).numpy().astype(np.float32)
+        return torch.cat(parts).numpy().astype(np.float32, copy=False)
 
     def _restored_images(self, images: ImageSet) -> np.ndarray:
         """mu_B, the NDM ensemble's mean reconstruction, as uint8 at the input's size and channel count."""

@@ -11,9 +11,12 @@ SCORE_RTOL (tests/methods/test_pca_scale.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import math
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -113,26 +116,51 @@ def exact_pca(features: np.ndarray, n_components: float, whiten: bool) -> Any:
     return pca
 
 
-def eigensolver_seconds() -> Any:
-    """A function m -> predicted seconds of `exact_pca`'s eigensolver (scipy's evr driver, float32, in place) on an
-    m x m symmetric matrix: c m^3 + d m^2 through two timed solves (EIGH_TIMED_SIDES). Seconds per m^3 fall with m
-    (on one core: 0.57 ns at 512, 0.40 at 1,024, 0.28 at 3,000), so one timed size scaled by m^3 would overshoot."""
+def last_level_cache_bytes(default: int = 32 * 2**20) -> int:
+    """The CPU's largest cache in bytes (Linux sysfs), else `default`."""
+    sizes = []
+    for path in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*/size"):
+        text = path.read_text().strip().upper()
+        with contextlib.suppress(ValueError):
+            sizes.append(int(text[:-1]) * {"K": 2**10, "M": 2**20, "G": 2**30}[text[-1]] if text[-1] in "KMG"
+                         else int(text))
+    return max(sizes, default=default)
+
+
+def _time_eigh(side: int, rng: np.random.Generator) -> float:
     from scipy.linalg import eigh
 
+    half = rng.random((side, side), dtype=np.float32)
+    matrix = np.asfortranarray(half + half.T)
+    del half
+    start = time.perf_counter()
+    eigh(matrix, overwrite_a=True, check_finite=False, driver="evr")
+    return time.perf_counter() - start
+
+
+def eigensolver_seconds(largest: int) -> Any:
+    """A function m -> predicted seconds of `exact_pca`'s eigensolver (scipy's evr driver, float32, in place) on an
+    m x m symmetric matrix, for m up to `largest`. Up to 2 x the smaller timed side: c m^3 + d m^2 through two timed
+    solves (EIGH_TIMED_SIDES). Beyond, the solve is timed once where its matrix outgrows the last-level cache (or
+    at `largest`, if smaller) and scaled by m^3: seconds per m^3 fall with m while the matrix fits in the cache and
+    triple once it does not (one core of this VM, 32 MiB L3: 0.24 ns at 768, 0.15 at 1,536, 0.52 at 3,072, 0.60 at
+    6,144), so small solves alone predicted ChestX-ray14's 10,000 x 10,000 solve 2-3x too short."""
     rng = np.random.default_rng(0)
-    times = []
-    for side in EIGH_TIMED_SIDES:
-        half = rng.random((side, side), dtype=np.float32)
-        matrix = np.asfortranarray(half + half.T)
-        start = time.perf_counter()
-        eigh(matrix, overwrite_a=True, check_finite=False, driver="evr")
-        times.append(time.perf_counter() - start)
+    times = [_time_eigh(side, rng) for side in EIGH_TIMED_SIDES]
     (m1, m2), (t1, t2) = EIGH_TIMED_SIDES, times
     cubic = (t2 - t1 * (m2 / m1) ** 2) / (m2**3 - m1 * m2**2)
-    if cubic <= 0:  # noisy timings: the larger solve's seconds per m^3
-        return lambda m: t2 * (m / m2) ** 3
     square = (t1 - cubic * m1**3) / m1**2
-    return lambda m: max(cubic * m**3 + square * m**2, 0.0)
+
+    def small(m: int) -> float:
+        if cubic <= 0:  # noisy timings: the larger solve's seconds per m^3
+            return t2 * (m / m2) ** 3
+        return max(cubic * m**3 + square * m**2, 0.0)
+
+    side = min(largest, int(1.1 * math.sqrt(last_level_cache_bytes() / 4)))  # float32 entries
+    if side <= 2 * m2:
+        return small
+    seconds = _time_eigh(side, rng)
+    return lambda m: small(m) if m <= 2 * m2 else seconds * (m / side) ** 3
 
 
 class PCADetector(Detector):
@@ -206,7 +234,7 @@ class PCADetector(Detector):
             sample = random_images(n_sample, data.channels, data.size)
             large = timed(lambda: detector._fit(TrainData(sample), None), cpu)
             per_image = timed(lambda: detector._score(sample), cpu) / n_sample
-        eigh_seconds = eigensolver_seconds()
+        eigh_seconds = eigensolver_seconds(min(max(n_train, 2), pixels))
         # fit seconds = fixed + per_cost x N D m + the eigensolver at m. The fixed part (with the first call's
         # imports) dominates at small N, where scaling one fit by its cost overestimated a 600-image fit 20-fold;
         # the eigensolver costs ~10x more per m^3 than the product per N D m and dominates at full size (ChestX-ray14's
@@ -227,8 +255,8 @@ class PCADetector(Detector):
                          steps=1, step=f"fit on {n_train:,} images", peak_memory_mb=peak_mb,
                          state_bytes=4 * pixels * (kept + 2),
                          extra_seconds=per_image * scored,
-                         notes=(f"timed on {n_small} and {n_sample} images, scaled to N; memory: the probe's peak plus "
-                                "the data matrix and eigenproblem at N",))
+                         notes=(f"timed on {n_small} and {n_sample} images and the eigensolver on its own, scaled to "
+                                "N; memory: the probe's peak plus the data matrix and eigenproblem at N",))
 
     def state_dict(self) -> dict[str, Any]:
         pca = self.pca_

@@ -108,7 +108,7 @@ class SyntheticAnomalyDetector(Detector):
             full = F.pad(prediction, (pad, load - self.size_ - pad, pad, load - self.size_ - pad))
             resized = F.interpolate(full, size=(height, width), mode="bilinear", align_corners=False)
             maps.append(resized[:, 0].cpu().numpy())
-        return np.concatenate(scores).astype(np.float64), np.concatenate(maps).astype(np.float32)
+        return np.concatenate(scores).astype(np.float64), np.concatenate(maps).astype(np.float32, copy=False)
 
     def _score(self, images: ImageSet) -> np.ndarray:
         return self._predict(images)[0]
