@@ -5,6 +5,7 @@ peak RSS measured around a real fit and scoring."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from sklearn.decomposition import PCA
 
@@ -65,3 +66,20 @@ def test_the_memory_estimate_bounds_the_measured_peak():
     print(f"estimate {estimate:.0f} MB, measured {peak.mb:.0f} MB, data-dependent part {grown:.0f} MB")
     assert peak.mb <= estimate
     assert estimate <= peak.mb + 0.5 * grown  # a bound, not a guess: within half of what the data adds
+
+
+def test_eigensolver_estimate_grows_as_m_cubed_beyond_the_cache(monkeypatch):
+    """Past the last-level cache the solve is timed once at the cache's side and scaled by m^3; below it two small
+    solves give c m^3 + d m^2 (small fits never pay for the large solve)."""
+    from bench.methods.pca import detector as pca
+
+    small = pca.eigensolver_seconds(500)
+    assert 0 < small(100) < small(400)
+    monkeypatch.setattr(pca, "last_level_cache_bytes", lambda: 4 * 1700**2)  # a 1,870-side matrix outgrows it
+    timed_sides = []
+    real = pca._time_eigh
+    monkeypatch.setattr(pca, "_time_eigh", lambda side, rng: timed_sides.append(side) or real(side, rng))
+    large = pca.eigensolver_seconds(10_000)
+    assert timed_sides == [*pca.EIGH_TIMED_SIDES, int(1.1 * 1700)]
+    assert large(10_000) == pytest.approx(large(5_000) * 8)
+    assert pca.last_level_cache_bytes() > 0
