@@ -146,3 +146,18 @@ def test_the_hit_rate_ci_is_a_seeded_percentile_bootstrap_around_the_mean():
     assert low < hits.mean() < high and low > 0.5 and high <= 1.0
     assert bootstrap_mean_ci(hits, seed=3) == (low, high)
     assert bootstrap_mean_ci(np.zeros(0)) is None
+
+
+@pytest.mark.parametrize("block", [1, 3, 17])
+def test_pixel_metrics_do_not_depend_on_the_sweeps_block_size(monkeypatch, block):
+    """The sorted scores are swept in blocks; tie groups that span blocks must still count as one threshold."""
+    from bench.metrics import localisation
+
+    rng = np.random.default_rng(block)
+    maps = np.round(rng.random((4, 9, 9)) * 6).astype(np.float32) / 6  # 7 values: long tie groups
+    masks = rng.random((4, 9, 9)) < 0.2
+    whole = localisation.pixel_metrics(maps, masks)
+    monkeypatch.setattr(localisation, "BLOCK_PIXELS", block)
+    swept = localisation.pixel_metrics(maps, masks)
+    assert swept == pytest.approx(whole, abs=1e-12)
+    assert whole["pixel_auroc"] == pytest.approx(roc_auc_score(masks.ravel(), maps.ravel()), abs=1e-12)
