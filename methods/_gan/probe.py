@@ -139,8 +139,9 @@ def time_unit(recipe: GANRecipe, generator: torch.nn.Module, critic: torch.nn.Mo
     pass) at `batch`, on random images through the method's real steps and the shared loop. The set-up is what a
     run pays once: the first optimiser built in a process imports torch._dynamo (about 2 s on a CPU)."""
     device = accel.device
-    setup = timed(lambda: _probe_loop(recipe, generator, critic, config, accel, size, batch), device)
-    loop, sampler, images = _probe_loop(recipe, generator, critic, config, accel, size, batch)
+    built = []
+    setup = timed(lambda: built.append(_probe_loop(recipe, generator, critic, config, accel, size, batch)), device)
+    loop, sampler, images = built[0]
 
     def iterate(n: int) -> None:
         for _ in range(n):

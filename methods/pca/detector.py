@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -130,12 +129,12 @@ def last_level_cache_bytes(default: int = 32 * 2**20) -> int:
 def _time_eigh(side: int, rng: np.random.Generator) -> float:
     from scipy.linalg import eigh
 
+    from bench.core.cost import timed
+
     half = rng.random((side, side), dtype=np.float32)
     matrix = np.asfortranarray(half + half.T)
     del half
-    start = time.perf_counter()
-    eigh(matrix, overwrite_a=True, check_finite=False, driver="evr")
-    return time.perf_counter() - start
+    return timed(lambda: eigh(matrix, overwrite_a=True, check_finite=False, driver="evr"), torch.device("cpu"))
 
 
 def eigensolver_seconds(largest: int) -> Any:
