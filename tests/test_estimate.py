@@ -180,15 +180,16 @@ def test_localisation_step_is_in_the_estimate_where_the_data_set_has_masks(tmp_p
     assert added.extra_seconds > probe.extra_seconds
     assert with_localisation(probe, cost, host_memory=False).peak_memory_mb == probe.peak_memory_mb
 
-    # the step's bound holds what pixel_metrics adds (ru_maxrss of a fresh process) beside the maps and masks the
-    # step holds (float32 maps, the masks and their copy: 6 bytes per pixel)
+    # the step's bound holds what pixel_metrics adds (the peak RSS of a fresh process: VmHWM, since ru_maxrss keeps
+    # the forking pytest worker's high-water mark across exec) beside the maps and masks the step holds (float32
+    # maps, the masks and their copy: 6 bytes per pixel)
     import subprocess
     import sys
-    code = ("import resource, numpy as np\nfrom bench.metrics.localisation import pixel_metrics\n"
+    code = ("import re, numpy as np\nfrom bench.metrics.localisation import pixel_metrics\n"
+            "hwm = lambda: int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"
             "maps = np.random.default_rng(0).random((1000, 128, 128), dtype=np.float32)\n"
             "masks = np.zeros(maps.shape, bool); masks[:500, 40:60, 40:70] = True\n"
-            "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\npixel_metrics(maps, masks)\n"
-            "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024)")
+            "before = hwm()\npixel_metrics(maps, masks)\nprint((hwm() - before) * 1024)")
     added_bytes = float(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                                        text=True).stdout.split()[-1])
     pixels = 1000 * 128 * 128

@@ -43,7 +43,7 @@ def _check(maps: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return maps, masks
 
 
-BLOCK_PIXELS = 1 << 20  # pixels of the sorted scores turned into curve points at a time (bounds temporaries)
+BLOCK_PIXELS = 1 << 18  # pixels of the sorted scores turned into curve points at a time (bounds temporaries)
 
 
 def _positive_weights(masks: np.ndarray) -> tuple[np.ndarray, int]:
