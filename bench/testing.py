@@ -216,6 +216,23 @@ def check_anomaly_maps_have_image_size(subject: Subject) -> None:
     assert np.isfinite(maps).all(), f"{subject.name}: non-finite anomaly maps"
 
 
+def check_scores_with_maps_equal_score_and_maps(subject: Subject) -> None:
+    """`score_with_maps` (the run's one pass when it scores localisation) gives `score`'s scores and
+    `anomaly_maps`' maps of the kept rows, in the order asked."""
+    detector, test = subject.fitted(), subject.test
+    keep = np.array([5, 0, 2, 7])
+    scores, maps = detector.score_with_maps(test, keep)
+    np.testing.assert_allclose(scores, detector.score(test), rtol=1e-5, atol=1e-6,
+                               err_msg=f"{subject.name}: score_with_maps gave other scores than score")
+    expected = detector.anomaly_maps(test.subset(keep))
+    if expected is None:
+        assert maps is None, f"{subject.name}: score_with_maps gave maps, anomaly_maps none"
+        return
+    assert maps is not None, f"{subject.name}: score_with_maps gave no maps, anomaly_maps did"
+    np.testing.assert_allclose(maps, expected, rtol=1e-5, atol=1e-6,
+                               err_msg=f"{subject.name}: score_with_maps gave other maps than anomaly_maps")
+
+
 def check_restored_images_are_uint8_images(subject: Subject) -> None:
     """Where the method restores images: uint8 of the input's shape (N, C, H, W)."""
     test = subject.test.subset(slice(0, 3))
@@ -237,6 +254,7 @@ CHECKS: tuple[Check, ...] = (
     check_save_load_gives_identical_scores,
     check_same_seed_gives_same_scores,
     check_anomaly_maps_have_image_size,
+    check_scores_with_maps_equal_score_and_maps,
     check_restored_images_are_uint8_images,
 )
 

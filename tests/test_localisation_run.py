@@ -93,6 +93,32 @@ def test_a_method_without_maps_says_so(tiny_data, tmp_path):
     assert HIT_COLUMN not in pd.read_parquet(folder / "scores.parquet")
 
 
+class CountingPCA(PCADetector):
+    """PCA that records which images each projection pass saw."""
+
+    name = "counting_pca"
+    passes: list[tuple[str, ...]] = []
+
+    def _residuals(self, images):
+        CountingPCA.passes.append(tuple(images.ids))
+        return super()._residuals(images)
+
+
+def test_the_test_split_is_passed_over_once_for_scores_and_maps(tiny_data, tmp_path):
+    registry.methods.register(CountingPCA.name, CountingPCA, in_all=False)
+    CountingPCA.passes.clear()
+    try:
+        folder, record = run_pca(tiny_data, tmp_path, CountingPCA.name)
+    finally:
+        registry.methods.unregister(CountingPCA.name)
+    assert record["localisation"]["status"] == "scored"
+    test_ids = tuple(tiny_data.split("test").ids)
+    with np.load(folder / "sample_maps.npz") as samples:
+        example_ids = tuple(samples["ids"].astype(str))
+    test_passes = [ids for ids in CountingPCA.passes if set(ids) & set(test_ids)]
+    assert sorted(test_passes) == sorted([test_ids, example_ids]), "the maps took a second pass over the test split"
+
+
 def test_data_without_ground_truth_says_so_and_scores_nothing(tiny_data, tmp_path):
     reason = "no localisation ground truth: COVIDx ships no lesion boxes or masks"
     prepared = dataclasses.replace(tiny_data, localisation=GroundTruth.absent(reason))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -118,7 +118,24 @@ class Detector(ABC):
         """One finite float per image, higher = more anomalous."""
         self._check_fitted("score")
         with torch.inference_mode():
-            scores = np.asarray(self._score(images), dtype=np.float64).reshape(-1)
+            return self._checked_scores(self._score(images), images)
+
+    def score_with_maps(self, images: ImageSet, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """`score(images)` and `anomaly_maps(images.subset(keep))` together: from one pass over the images where
+        the method computes both from the same forward pass (`_scores_and_maps`), else a score pass and a maps
+        pass over the `keep` rows. The run's localisation step uses it, so its maps cost no second pass."""
+        self._check_fitted("score_with_maps")
+        keep = np.asarray(keep, dtype=np.intp).reshape(-1)
+        with torch.inference_mode():
+            batches = self._scores_and_maps(images) if _one_pass_is_current(type(self)) else None
+            if batches is None:
+                scores, maps = self._score(images), self._anomaly_maps(images.subset(keep))
+            else:
+                scores, maps = gather_scores_and_maps(batches, len(images), keep, images.size)
+            return self._checked_scores(scores, images), maps
+
+    def _checked_scores(self, raw: Any, images: ImageSet) -> np.ndarray:
+        scores = np.asarray(raw, dtype=np.float64).reshape(-1)
         if len(scores) != len(images):
             raise RuntimeError(f"{self.name} returned {len(scores)} scores for {len(images)} images")
         if not np.isfinite(scores).all():
@@ -183,6 +200,11 @@ class Detector(ABC):
     def _anomaly_maps(self, images: ImageSet) -> np.ndarray | None:
         return None
 
+    def _scores_and_maps(self, images: ImageSet) -> Iterator[tuple[Any, Any]] | None:
+        """(scores, maps at the images' size, or None) per consecutive batch of `images`, both from one forward
+        pass, equal to what `_score` and `_anomaly_maps` give; None (the default): the method has no such pass."""
+        return None
+
     def _restored_images(self, images: ImageSet) -> np.ndarray | None:
         return None
 
@@ -193,6 +215,50 @@ class Detector(ABC):
     @abstractmethod
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore the state written by `state_dict`."""
+
+
+def gather_scores_and_maps(batches: Iterable[tuple[Any, Any]], count: int, keep: np.ndarray,
+                           map_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray | None]:
+    """The scores of all `count` images and the (len(keep), *map_size) maps of the rows `keep` (in `keep`'s
+    order) from per-batch (scores, maps) pairs in image order (tensors or arrays); maps None where the batches
+    carry none. Only the kept rows' maps are held."""
+    position = np.full(count, -1, dtype=np.intp)
+    position[keep] = np.arange(len(keep))
+    scores = np.empty(count, dtype=np.float64)
+    maps: np.ndarray | None = np.empty((len(keep), *map_size), dtype=np.float32)
+    start = 0
+    for batch_scores, batch_maps in batches:
+        values = _as_numpy(batch_scores).reshape(-1)
+        stop = start + len(values)
+        if stop > count:
+            raise RuntimeError(f"{stop} scores for {count} images")
+        scores[start:stop] = values
+        rows = position[start:stop]
+        selected = rows >= 0
+        if batch_maps is None:
+            maps = None
+        elif maps is not None and selected.any():
+            chosen = batch_maps[torch.from_numpy(selected)] if isinstance(batch_maps, torch.Tensor) else \
+                batch_maps[selected]
+            maps[rows[selected]] = _as_numpy(chosen)
+        start = stop
+    if start != count:
+        raise RuntimeError(f"{start} scores for {count} images")
+    return scores, maps
+
+
+def _one_pass_is_current(cls: type[Detector]) -> bool:
+    """Whether `cls._scores_and_maps` is defined at or below where `_score` and `_anomaly_maps` are: a subclass
+    that changes its scores or maps without changing the one pass falls back to the two passes."""
+    def owner(name: str) -> type:
+        return next(klass for klass in cls.__mro__ if name in vars(klass))
+
+    one_pass = owner("_scores_and_maps")
+    return all(issubclass(one_pass, owner(name)) for name in ("_score", "_anomaly_maps"))
+
+
+def _as_numpy(values: Any) -> np.ndarray:
+    return values.detach().cpu().numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
 
 
 def probe_fit_on_sample(cls: type[Detector], config: Any, data: DataShape, device: torch.device) -> CostProbe:

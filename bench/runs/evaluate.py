@@ -18,7 +18,7 @@ from bench.core.detector import Detector
 from bench.core.images import ImageSet, TrainData
 from bench.data.adapter import PreparedData
 from bench.metrics.image import ThresholdPolicy, bootstrap_ci, evaluate
-from bench.runs.localisation_step import HIT_COLUMN, score_localisation
+from bench.runs.localisation_step import HIT_COLUMN, localisation_rows, score_localisation
 
 N_SAMPLE_MAPS = 8  # per class, kept for qualitative figures
 
@@ -85,8 +85,14 @@ def evaluate_detector(detector: Detector, data: EvaluationData, prepared: Prepar
     """Score a fitted detector on the test split (and validation / held-out normals for the threshold), compute
     the metrics and their bootstrap CIs, its example maps and localisation metrics."""
     start = time.perf_counter()
-    test_scores = detector.score(data.test)
+    rows = localisation_rows(data.test, prepared.localisation)
+    if rows is None:
+        test_scores, test_maps = detector.score(data.test), None
+    else:  # the localisation step's maps from the same pass (score_test_s includes them)
+        test_scores, test_maps = detector.score_with_maps(data.test, rows)
     score_seconds = time.perf_counter() - start
+    localisation = score_localisation(detector.name, test_maps, data.test, prepared.localisation, seed=seed)
+    del test_maps  # before the other splits are scored: the maps are the step's largest arrays
     val_scores = detector.score(data.val) if data.val is not None else None
     held_scores = detector.score(data.held_out) if data.held_out is not None else None
 
@@ -97,7 +103,6 @@ def evaluate_detector(detector: Detector, data: EvaluationData, prepared: Prepar
     scores = scores_frame({"test": (data.test, test_scores), "val": (data.val, val_scores),
                            "held_out_normal": (data.held_out, held_scores)})
     sample = sample_maps(detector, data.test)
-    localisation = score_localisation(detector, data.test, prepared.localisation, seed=seed)
     if localisation.hits is not None:
         by_id = pd.Series(localisation.hits, index=pd.Index(localisation.hit_ids.astype(str)), dtype="Float64")
         column = scores["id"].astype(str).map(by_id).astype("Float64")

@@ -1,7 +1,8 @@
 """The run's localisation step: a detector's anomaly maps of the test split scored against the data's ground truth
-(bench.data.masks) with bench.metrics.localisation. Returns the run record's `localisation` entry (the metrics with
-their definitions, or why there are none) and the per-image pointing-game hits, which the run step adds to its
-scores (column `pointing_hit`). Writes nothing."""
+(bench.data.masks) with bench.metrics.localisation. The maps come from the test scoring pass
+(`Detector.score_with_maps` over `localisation_rows`), not a second pass over the images. Returns the run record's
+`localisation` entry (the metrics with their definitions, or why there are none) and the per-image pointing-game
+hits, which the run step adds to its scores (column `pointing_hit`). Writes nothing."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from bench.core.detector import Detector
 from bench.core.images import ImageSet
 from bench.data.masks import GroundTruth
 from bench.metrics.localisation import DEFINITIONS, FPR_LIMIT, bootstrap_mean_ci, pixel_metrics, pointing_hits
@@ -30,22 +30,36 @@ class LocalisationResult:
     hits: np.ndarray | None = None
 
 
-def score_localisation(detector: Detector, test: ImageSet, truth: GroundTruth | None, *,
+def localisation_rows(test: ImageSet, truth: GroundTruth | None) -> np.ndarray | None:
+    """The test rows the step scores (the normal images and the abnormal ones with a mask, in order), or None
+    where it scores none (no ground truth, or no abnormal test image has a mask)."""
+    if truth is None or not truth.available:
+        return None
+    _, has_mask = truth.lookup(test.ids)
+    abnormal = test.labels == 1
+    if not (abnormal & has_mask).any():
+        return None
+    return np.flatnonzero((test.labels == 0) | (abnormal & has_mask))
+
+
+def score_localisation(detector_name: str, maps: np.ndarray | None, test: ImageSet, truth: GroundTruth | None, *,
                        seed: int = 0) -> LocalisationResult:
-    """Score `detector`'s maps of the normal test images and of the abnormal ones that have a mask."""
+    """Score `maps`, the detector's anomaly maps of the `localisation_rows(test, truth)` test images (from
+    `Detector.score_with_maps`; None where the detector has none), against the masks."""
     if truth is None or not truth.available:
         return LocalisationResult({"status": NO_TRUTH, "reason": truth.reason if truth is not None else
                                    "no localisation ground truth: the prepared data carries none"})
     started = time.perf_counter()
-    masks, has_mask = truth.lookup(test.ids)
-    abnormal = test.labels == 1
-    scored = np.flatnonzero((test.labels == 0) | (abnormal & has_mask))
-    if not (abnormal & has_mask).any():
+    scored = localisation_rows(test, truth)
+    if scored is None:
         return LocalisationResult({"status": NO_TRUTH,
                                    "reason": "no localisation ground truth: no abnormal test image has a mask"})
-    maps = detector.anomaly_maps(test.subset(scored))
     if maps is None:
-        return LocalisationResult({"status": NO_MAPS, "reason": f"{detector.name} returns no anomaly maps"})
+        return LocalisationResult({"status": NO_MAPS, "reason": f"{detector_name} returns no anomaly maps"})
+    masks, has_mask = truth.lookup(test.ids)
+    abnormal = test.labels == 1
+    if len(maps) != len(scored):
+        raise ValueError(f"{len(maps)} maps for the {len(scored)} test images the localisation step scores")
     maps = resize_maps(np.asarray(maps, dtype=np.float32), masks.shape[1:])
     scored_masks = masks[scored]
     with_mask = abnormal[scored]

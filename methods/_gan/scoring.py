@@ -30,6 +30,11 @@ def _to_size(batch: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(batch, size=size, mode="bilinear", align_corners=False)
 
 
+def _map_at(images: torch.Tensor, restored: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """`anomaly_map` at `size`: (B, H, W)."""
+    return _to_size(anomaly_map(images, restored).unsqueeze(1), size)[:, 0]
+
+
 def _to_channels(batch: torch.Tensor, channels: int) -> torch.Tensor:
     """The model's channels back to the input's: grayscale as RGB, or RGB averaged to grayscale."""
     if batch.shape[1] == channels:
@@ -62,15 +67,23 @@ class RestorationScoring:
         with torch.no_grad():
             return self._score(images)
 
+    def _score_batch(self, images: torch.Tensor, restored: torch.Tensor) -> torch.Tensor:
+        """The score of each image of a batch (x, x'); a detector with another score overrides this."""
+        return anomaly_score(images, restored)
+
     def _score(self, images: ImageSet) -> np.ndarray:
-        parts = [anomaly_score(x, restored).cpu() for x, restored in self._batches(images)]
+        parts = [self._score_batch(x, restored).cpu() for x, restored in self._batches(images)]
         return torch.cat(parts).double().numpy() if parts else np.zeros(0)
 
     def _anomaly_maps(self, images: ImageSet) -> np.ndarray:
         """|x - x'| per image, resized to the input's size."""
-        maps = [_to_size(anomaly_map(x, restored).unsqueeze(1), images.size)[:, 0].cpu()
-                for x, restored in self._batches(images)]
+        maps = [_map_at(x, restored, images.size).cpu() for x, restored in self._batches(images)]
         return torch.cat(maps).numpy().astype(np.float32, copy=False)
+
+    def _scores_and_maps(self, images: ImageSet) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Each batch's scores and maps from one translation."""
+        for x, restored in self._batches(images):
+            yield self._score_batch(x, restored), _map_at(x, restored, images.size)
 
     def _restored_images(self, images: ImageSet) -> np.ndarray:
         """x' as uint8 at the input's size and channel count, for qualitative figures."""

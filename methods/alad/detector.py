@@ -8,14 +8,13 @@ import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 
 from bench.core.config import config_to_dict
 from bench.core.detector import state_on_cpu
 from bench.core.device import seed_everything
 from bench.core.errors import BenchError
-from bench.core.images import ImageSet, TrainData
+from bench.core.images import TrainData
 from bench.methods._gan import DeviceSampler, LoopSettings, fingerprint, ids_digest, images_to_device, split_holdout
 from bench.methods._gan.detector import GANDetector
 from bench.methods._gan.networks import n_parameters
@@ -107,10 +106,6 @@ class ALADDetector(GANDetector):
     # --- inference (EMA weights) ---------------------------------------------------------------------------
     def _translate(self, x: torch.Tensor) -> torch.Tensor:
         return self.generator_(self.encoder_(x))
-
-    def _score(self, images: ImageSet) -> np.ndarray:
-        parts = [self._score_batch(x, rec).cpu() for x, rec in self._batches(images)]
-        return torch.cat(parts).double().numpy() if parts else np.zeros(0)
 
     def _score_batch(self, x: torch.Tensor, rec: torch.Tensor) -> torch.Tensor:
         """The configured score (run.py `Testing/Scores`) of images x in [-1, 1] and their G(E(x))."""

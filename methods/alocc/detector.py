@@ -6,13 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import torch
 
 from bench.core.config import config_to_dict
 from bench.core.detector import state_on_cpu
 from bench.core.device import seed_everything
-from bench.core.images import ImageSet, TrainData
+from bench.core.images import TrainData
 from bench.methods._gan import DeviceSampler, GANLoop, LoopSettings, fingerprint, ids_digest, images_to_device
 from bench.methods._gan.detector import GANDetector
 from bench.methods._gan.networks import n_parameters
@@ -75,10 +74,9 @@ class ALOCCDetector(GANDetector):
         """R(x), the refined image (no noise at test, as the paper)."""
         return self.generator_(x)
 
-    def _score(self, images: ImageSet) -> np.ndarray:
-        use_refined = self.config.score == "d_r_x"
-        parts = [anomaly_score(self.critic_(rec if use_refined else x)).cpu() for x, rec in self._batches(images)]
-        return torch.cat(parts).numpy() if parts else np.zeros(0)
+    def _score_batch(self, x: torch.Tensor, rec: torch.Tensor) -> torch.Tensor:
+        """The critic's score of x, or of R(x) with `score = "d_r_x"`."""
+        return anomaly_score(self.critic_(rec if self.config.score == "d_r_x" else x))
 
     def _save_samples(self, sets: Mapping[str, torch.Tensor], iteration: int | None = None) -> None:
         return None

@@ -166,12 +166,14 @@ class AnomalibDetector(Detector):
         for out in self._outputs(images):
             if getattr(out, "anomaly_map", None) is None:
                 return None
-            amap = out.anomaly_map.detach().float()
-            amap = amap.reshape(amap.shape[0], 1, *amap.shape[-2:])
-            if tuple(amap.shape[-2:]) != images.size:
-                amap = torch.nn.functional.interpolate(amap, size=images.size, mode="bilinear", align_corners=False)
-            maps.append(amap[:, 0].cpu())
+            maps.append(_map_at(out.anomaly_map, images.size).cpu())
         return torch.cat(maps).numpy()
+
+    def _scores_and_maps(self, images: ImageSet) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+        """Each batch's `pred_score` and `anomaly_map` (resized to the input's) from one forward pass."""
+        for out in self._outputs(images):
+            amap = getattr(out, "anomaly_map", None)
+            yield out.pred_score.detach().reshape(-1).double(), None if amap is None else _map_at(amap, images.size)
 
     def run_info(self) -> dict[str, Any]:
         info = catalog.model_info(self.model_key)
@@ -205,6 +207,15 @@ class AnomalibDetector(Detector):
         self.input_size_ = size
         self.weights_ = [dict(r) for r in state["weights"]]
         self.trainer_arguments_ = dict(state["trainer_arguments"])
+
+
+def _map_at(anomaly_map: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """An anomalib anomaly map ((B, H, W) or (B, 1, H, W)) as float (B, H, W) at `size`, bilinear."""
+    amap = anomaly_map.detach().float()
+    amap = amap.reshape(amap.shape[0], 1, *amap.shape[-2:])
+    if tuple(amap.shape[-2:]) != size:
+        amap = torch.nn.functional.interpolate(amap, size=size, mode="bilinear", align_corners=False)
+    return amap[:, 0]
 
 
 def _fit_buffer_shapes(module: torch.nn.Module, tensors: Mapping[str, torch.Tensor]) -> None:

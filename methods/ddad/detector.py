@@ -96,9 +96,13 @@ class DDADDetector(Detector):
 
     def _anomaly_maps(self, images: ImageSet) -> np.ndarray:
         """The score's map (rec / intra / inter, or the ASR-Net's P(anomaly)), resized to the input's size."""
-        parts = [F.interpolate(m, size=images.size, mode="bilinear", align_corners=False)[:, 0].cpu()
-                 for m in self._maps(images)]
+        parts = [_resized(m, images.size).cpu() for m in self._maps(images)]
         return torch.cat(parts).numpy().astype(np.float32, copy=False)
+
+    def _scores_and_maps(self, images: ImageSet) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Each batch's scores and resized maps from one pass of the ensembles."""
+        for m in self._maps(images):
+            yield image_scores(m), _resized(m, images.size)
 
     def _restored_images(self, images: ImageSet) -> np.ndarray:
         """mu_B, the NDM ensemble's mean reconstruction, as uint8 at the input's size and channel count."""
@@ -142,3 +146,8 @@ class DDADDetector(Detector):
             refine = build_refine(self.config)
             refine.load_state_dict(state["refine"])
         self._set_networks(built(state["udm"]), built(state["ndm"]), refine)
+
+
+def _resized(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """(B, 1, S, S) maps as (B, H, W) at `size`, bilinear."""
+    return F.interpolate(maps, size=size, mode="bilinear", align_corners=False)[:, 0]

@@ -72,11 +72,9 @@ class FAnoGANDetector(GANDetector):
         """G(E(x)): the reconstruction the map and the restored images use."""
         return self.generator_(self.encoder_(x))
 
-    def _score(self, images: ImageSet) -> np.ndarray:
-        c = self.config
-        parts = [anomaly_score(x, rec, self.critic_.features(x), self.critic_.features(rec), c.kappa).cpu()
-                 for x, rec in self._batches(images)]
-        return torch.cat(parts).double().numpy() if parts else np.zeros(0)
+    def _score_batch(self, x: torch.Tensor, rec: torch.Tensor) -> torch.Tensor:
+        """izi_f: the residual plus kappa times the critic's feature residual."""
+        return anomaly_score(x, rec, self.critic_.features(x), self.critic_.features(rec), self.config.kappa)
 
     def _score_during_fit(self, images: ImageSet) -> np.ndarray:  # no selection: never called
         raise AssertionError("f-AnoGAN keeps its final weights")

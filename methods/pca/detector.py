@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,16 @@ EIGH_TIMED_SIDES = (384, 768)  # the probe times the eigensolver on symmetric ma
 SCORE_CHUNK = 512  # images scored at once: bounds scoring memory to a few chunks of float32 pixels
 MEMORY_HEADROOM = 0.1  # over the arrays counted by memory_bytes (test_pca_scale measured them within 6 %)
 SCORE_RTOL = 1e-3  # scores vs scikit-learn's full-SVD PCA: max |diff| / max |score| (measured: about 1e-5)
+
+
+def _residual_scores(features: np.ndarray, restored: np.ndarray) -> np.ndarray:
+    """Mean squared reconstruction error per image, float32."""
+    return ((features - restored) ** 2).mean(axis=1).astype(np.float32, copy=False)
+
+
+def _residual_maps(features: np.ndarray, restored: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """|x - x'| averaged over channels: (N, H, W) for images of `shape` (C, H, W)."""
+    return np.abs(features - restored).reshape(len(features), *shape).mean(axis=1)
 
 
 def _flatten(images: Any) -> np.ndarray:
@@ -197,16 +207,20 @@ class PCADetector(Detector):
     def _score(self, images: ImageSet) -> np.ndarray:
         scores = np.empty(len(images), dtype=np.float32)
         for start, features, restored in self._residuals(images):
-            scores[start : start + len(features)] = ((features - restored) ** 2).mean(axis=1)
+            scores[start : start + len(features)] = _residual_scores(features, restored)
         return scores
 
     def _anomaly_maps(self, images: ImageSet) -> np.ndarray:
         shape = images.images.shape
         maps = np.empty((len(images), *shape[2:]), dtype=np.float32)
         for start, features, restored in self._residuals(images):
-            diff = np.abs(features - restored).reshape(len(features), *shape[1:])
-            maps[start : start + len(features)] = diff.mean(axis=1)
+            maps[start : start + len(features)] = _residual_maps(features, restored, shape[1:])
         return maps
+
+    def _scores_and_maps(self, images: ImageSet) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Each chunk's scores and maps from one projection."""
+        for _, features, restored in self._residuals(images):
+            yield _residual_scores(features, restored), _residual_maps(features, restored, images.images.shape[1:])
 
     @classmethod
     def cost_probe(cls, config: PCAConfig, data: Any, device: torch.device) -> Any:

@@ -6,7 +6,7 @@ with zeros to the resized side as the official `full_size` evaluation pads it, i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -93,22 +93,27 @@ class SyntheticAnomalyDetector(Detector):
 
     def _predict(self, images: ImageSet) -> tuple[np.ndarray, np.ndarray]:
         """(scores (N,), maps (N, H, W)) at the input's size."""
+        parts = list(self._scores_and_maps(images))
+        if not parts:
+            return np.zeros(0), np.zeros((0, *images.size), dtype=np.float32)
+        return (np.concatenate([scores for scores, _ in parts]).astype(np.float64),
+                np.concatenate([maps for _, maps in parts]).astype(np.float32, copy=False))
+
+    def _scores_and_maps(self, images: ImageSet) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Per batch: the mean of the predicted map (the score) and the map, padded back to the load size and
+        resized to the input's."""
         from bench.methods.synthetic_anomaly.batches import centre_crop, crop_sizes, to_gray_resized
 
         load, _ = crop_sizes(self.size_)
         pad = (load - self.size_) // 2
-        scores, maps = [], []
-        height, width = images.size
         step = int(self.config.score_batch_size)
         for start in range(0, len(images), step):
             gray = to_gray_resized(np.asarray(images.images[start:start + step]), load)
             x = torch.from_numpy(np.ascontiguousarray(centre_crop(gray, self.size_))[:, None]).float().div_(255.0)
             prediction = self.network_(x.to(self.device)).float()
-            scores.append(prediction.mean(dim=(1, 2, 3)).cpu().numpy())
             full = F.pad(prediction, (pad, load - self.size_ - pad, pad, load - self.size_ - pad))
-            resized = F.interpolate(full, size=(height, width), mode="bilinear", align_corners=False)
-            maps.append(resized[:, 0].cpu().numpy())
-        return np.concatenate(scores).astype(np.float64), np.concatenate(maps).astype(np.float32, copy=False)
+            resized = F.interpolate(full, size=images.size, mode="bilinear", align_corners=False)
+            yield prediction.mean(dim=(1, 2, 3)).cpu().numpy(), resized[:, 0].cpu().numpy()
 
     def _score(self, images: ImageSet) -> np.ndarray:
         return self._predict(images)[0]
