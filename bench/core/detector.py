@@ -238,8 +238,8 @@ def gather_scores_and_maps(batches: Iterable[tuple[Any, Any]], count: int, keep:
         if batch_maps is None:
             maps = None
         elif maps is not None and selected.any():
-            chosen = batch_maps[torch.from_numpy(selected)] if isinstance(batch_maps, torch.Tensor) else \
-                batch_maps[selected]
+            chosen = batch_maps[torch.from_numpy(selected).to(batch_maps.device)] \
+                if isinstance(batch_maps, torch.Tensor) else batch_maps[selected]
             maps[rows[selected]] = _as_numpy(chosen)
         start = stop
     if start != count:
