@@ -3,6 +3,7 @@ folder, and the command end to end (prints the grid, writes nothing)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -175,10 +176,17 @@ def test_localisation_step_is_in_the_estimate_where_the_data_set_has_masks(tmp_p
     assert cost is not None and cost.pixels == 20 * 64 * 64 and cost.seconds > 0
     assert localisation_cost(ChestXray14Dataset(tmp_path / "cx"), SHAPE) is None  # no boxes read: no step
     probe = registry.get_method("pca").cost_probe(registry.get_method("pca").preset("tiny"), SHAPE, CPU)
-    added = with_localisation(probe, cost, host_memory=True)
+    resident = dataclasses.replace(probe, fit_transient_mb=0.0)  # nothing freed after the fit: the step on top
+    added = with_localisation(resident, cost, host_memory=True)
     assert added.peak_memory_mb - probe.peak_memory_mb >= LOCALISATION_BYTES_PER_PIXEL * cost.pixels / 2**20
     assert added.extra_seconds > probe.extra_seconds
     assert with_localisation(probe, cost, host_memory=False).peak_memory_mb == probe.peak_memory_mb
+    # what the fit frees (its data matrix, a memory bank) takes the step's arrays: the peak grows by the rest only
+    freed = dataclasses.replace(probe, fit_transient_mb=cost.memory_mb / 4)
+    assert with_localisation(freed, cost, host_memory=True).peak_memory_mb == pytest.approx(
+        probe.peak_memory_mb + cost.memory_mb * 3 / 4)
+    roomy = dataclasses.replace(probe, fit_transient_mb=2 * cost.memory_mb)
+    assert with_localisation(roomy, cost, host_memory=True).peak_memory_mb == probe.peak_memory_mb
 
     # the step's bound holds what pixel_metrics adds (the peak RSS of a fresh process: VmHWM, since ru_maxrss keeps
     # the forking pytest worker's high-water mark across exec) beside the maps and masks the step holds (float32

@@ -56,6 +56,9 @@ class CostProbe:
     extra_seconds: float = 0.0  # scoring and other one-off work, from the probe's timings
     notes: tuple[str, ...] = ()
     gpu_memory_mb: float | None = None  # predicted peak GPU memory allocated were the run on CUDA (None: not predicted)
+    # Of `peak_memory_mb`, what the fit frees before scoring (training embeddings, a memory bank, a data matrix):
+    # the localisation step's arrays, after scoring, fit in it (bench.runs.dry_run.with_localisation). 0: unknown.
+    fit_transient_mb: float = 0.0
 
     @property
     def wall_seconds(self) -> float | None:

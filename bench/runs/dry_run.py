@@ -166,13 +166,16 @@ def localisation_cost(adapter: DatasetAdapter, shape: DataShape) -> Localisation
 
 def with_localisation(probe: CostProbe, cost: LocalisationCost | None, *, host_memory: bool) -> CostProbe:
     """`probe` with the localisation step's time added, and its memory where `host_memory` (the probe's peak is
-    the host's: on top of the fit's peak, a bound, since the step runs after the fit in the same process)."""
+    the host's). The step runs after the fit in the same process, so its arrays come on top of what the fit leaves
+    resident: the fit's peak less what the probe says the fit frees (`fit_transient_mb`; 0, the whole peak, where
+    a probe does not say). The run's peak is the larger of the fit's and that."""
     if cost is None:
         return probe
     peak = probe.peak_memory_mb
+    if peak is not None and host_memory:
+        peak = max(peak, peak - min(probe.fit_transient_mb, peak) + cost.memory_mb)
     return dataclasses.replace(
-        probe, extra_seconds=probe.extra_seconds + cost.seconds,
-        peak_memory_mb=peak + cost.memory_mb if peak is not None and host_memory else peak,
+        probe, extra_seconds=probe.extra_seconds + cost.seconds, peak_memory_mb=peak,
         notes=(*probe.notes, f"localisation metrics over {cost.pixels / 1e6:.0f}M test pixels included"))
 
 

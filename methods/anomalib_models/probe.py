@@ -125,13 +125,14 @@ def probe_anomalib(cls: Any, config: Any, data: DataShape, device: torch.device)
     state = parameters * 4
     extra = per_image * (data.count("test") + data.count("val")) + imports
     key = detector.model_key
-    peak_mb = peak.mb
+    peak_mb, transient = peak.mb, 0
     if features is not None and key == "padim":
         n_features, positions = features.shape[1], features.shape[2] * features.shape[3]
         state += 4 * positions * (n_features + n_features**2)  # mean and inverse covariance per position
         if peak_mb is not None:  # the probe held one batch's embeddings; the fit holds the whole training set's
             grown = padim_memory_bytes(n_train, n_features, positions) - 4 * batch_size * n_features * positions
             peak_mb += max(grown, 0) / 2**20
+            transient = 2 * 4 * n_train * n_features * positions  # the bank and its vstack, freed after the fit
             notes.append("memory: the probe's peak plus the embeddings of every training image and the Gaussian")
     elif features is not None and key == "patchcore":
         per_image_rows, n_features = features.shape[0] // batch_size, features.shape[1]
@@ -143,13 +144,17 @@ def probe_anomalib(cls: Any, config: Any, data: DataShape, device: torch.device)
         if peak_mb is not None:  # the probe held one batch's features; the fit holds the whole bank and coreset
             grown = patchcore_memory_bytes(n_train, rows, n_features, config.coreset_sampling_ratio)
             peak_mb += max(grown - 4 * features.shape[0] * n_features, 0) / 2**20
+            # freed after the fit: one copy of the bank (of the two vstack holds) counted, since the greedy steps'
+            # heap temporaries may stay resident
+            transient = 4 * rows * n_features
         notes.append(f"coreset: {kept:,} greedy steps over {rows:,} patch features, one timed; memory: the bank, "
                      "its projection and the coreset")
     elif features is not None:
         notes.append("learned buffers not sized")
     return CostProbe(parameters=parameters, seconds_per_step=step, steps=steps,
                      step=f"batch of {batch_size}, {epochs} epoch(s)",
-                     peak_memory_mb=peak_mb, state_bytes=state + 64 * 1024, extra_seconds=extra, notes=tuple(notes))
+                     peak_memory_mb=peak_mb, fit_transient_mb=transient / 2**20, state_bytes=state + 64 * 1024,
+                     extra_seconds=extra, notes=tuple(notes))
 
 
 def _feature_pass(model: torch.nn.Module, images: torch.Tensor, device: torch.device) -> tuple[float, Any]:

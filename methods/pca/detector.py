@@ -44,6 +44,13 @@ class PCAConfig:
 SAMPLE_IMAGES = 128  # the cost probe's fit sample
 SMALL_SAMPLE_IMAGES = 16  # and its smaller one: two sizes separate the fit's fixed cost from the eigenproblem's
 EIGH_TIMED_SIDES = (384, 768)  # the probe times the eigensolver on symmetric matrices of these sides
+# For fits past the cache, one solve is timed on a matrix of this many times the side that fills the last-level
+# cache (2.25x its bytes). At 1.1x it still ran from the cache on an idle machine (one core, 32 MiB: 0.12 ns per m^3
+# at 3,186, 0.64 at 4,500; 2026-12-07) but not under load (0.52 at 3,072), and ChestX-ray14's estimate swung
+# between 542 and 952 s for a 559 s fit. The timed matrix is random: an upper bound, since the solve depends on the
+# data (a Gram matrix of low-rank-plus-noise images of the same side solved in 7.2 s against 51 s; ChestX-ray14's
+# full-size synthetic fit took 559 s where a random 10,000-side solve alone takes 646 s).
+EIGH_PAST_CACHE = 1.5
 SCORE_CHUNK = 512  # images scored at once: bounds scoring memory to a few chunks of float32 pixels
 MEMORY_HEADROOM = 0.1  # over the arrays counted by memory_bytes (test_pca_scale measured them within 6 %)
 SCORE_RTOL = 1e-3  # scores vs scikit-learn's full-SVD PCA: max |diff| / max |score| (measured: about 1e-5)
@@ -75,10 +82,22 @@ def memory_bytes(n: int, pixels: int, n_scored: int = 0) -> int:
     the components (kept eigenvectors beside all of them, then the components: at most 4 m^2 + 4 m D); scoring
     adds the scored uint8 images and chunks of float32 pixels beside the components. Plus MEMORY_HEADROOM for
     the allocator and BLAS buffers."""
+    fit, score = _fit_and_score_bytes(n, pixels, n_scored)
+    return int((1 + MEMORY_HEADROOM) * (n_scored * pixels + max(fit, score)))
+
+
+def fit_transient_bytes(n: int, pixels: int, n_scored: int = 0) -> int:
+    """Of `memory_bytes`, what the fit frees before scoring: its data matrix and eigenproblem beyond scoring's
+    arrays (the components stay)."""
+    fit, score = _fit_and_score_bytes(n, pixels, n_scored)
+    return int((1 + MEMORY_HEADROOM) * max(fit - score, 0))
+
+
+def _fit_and_score_bytes(n: int, pixels: int, n_scored: int) -> tuple[int, int]:
     m = min(n, pixels)
     fit = 5 * n * pixels + max(8 * m * m, 4 * m * m + 4 * m * pixels)
     score = 4 * m * pixels + min(n_scored, SCORE_CHUNK) * pixels * 4 * 4  # 4 float32 arrays
-    return int((1 + MEMORY_HEADROOM) * (n_scored * pixels + max(fit, score)))
+    return fit, score
 
 
 def exact_pca(features: np.ndarray, n_components: float, whiten: bool) -> Any:
@@ -150,10 +169,11 @@ def _time_eigh(side: int, rng: np.random.Generator) -> float:
 def eigensolver_seconds(largest: int) -> Any:
     """A function m -> predicted seconds of `exact_pca`'s eigensolver (scipy's evr driver, float32, in place) on an
     m x m symmetric matrix, for m up to `largest`. Up to 2 x the smaller timed side: c m^3 + d m^2 through two timed
-    solves (EIGH_TIMED_SIDES). Beyond, the solve is timed once where its matrix outgrows the last-level cache (or
-    at `largest`, if smaller) and scaled by m^3: seconds per m^3 fall with m while the matrix fits in the cache and
-    triple once it does not (one core of this VM, 32 MiB L3: 0.24 ns at 768, 0.15 at 1,536, 0.52 at 3,072, 0.60 at
-    6,144), so small solves alone predicted ChestX-ray14's 10,000 x 10,000 solve 2-3x too short."""
+    solves (EIGH_TIMED_SIDES). Beyond, the solve is timed once where its matrix clearly outgrows the last-level
+    cache (EIGH_PAST_CACHE; or at `largest`, if smaller) and scaled by m^3: seconds per m^3 fall with m while the
+    matrix fits in the cache and triple once it does not (one core of this VM, 32 MiB L3: 0.24 ns at 768, 0.15 at
+    1,536, 0.52 at 3,072, 0.60 at 6,144), so small solves alone predicted ChestX-ray14's 10,000 x 10,000 solve 2-3x
+    too short."""
     rng = np.random.default_rng(0)
     times = [_time_eigh(side, rng) for side in EIGH_TIMED_SIDES]
     (m1, m2), (t1, t2) = EIGH_TIMED_SIDES, times
@@ -165,7 +185,7 @@ def eigensolver_seconds(largest: int) -> Any:
             return t2 * (m / m2) ** 3
         return max(cubic * m**3 + square * m**2, 0.0)
 
-    side = min(largest, int(1.1 * math.sqrt(last_level_cache_bytes() / 4)))  # float32 entries
+    side = min(largest, int(EIGH_PAST_CACHE * math.sqrt(last_level_cache_bytes() / 4)))  # float32 entries
     if side <= 2 * m2:
         return small
     seconds = _time_eigh(side, rng)
@@ -266,6 +286,7 @@ class PCADetector(Detector):
         kept = min(n_train, pixels)  # components are at most min(N, D), each D float32 values, plus the mean
         return CostProbe(parameters=None, seconds_per_step=seconds,
                          steps=1, step=f"fit on {n_train:,} images", peak_memory_mb=peak_mb,
+                         fit_transient_mb=fit_transient_bytes(n_train, pixels, scored) / 2**20,
                          state_bytes=4 * pixels * (kept + 2),
                          extra_seconds=per_image * scored,
                          notes=(f"timed on {n_small} and {n_sample} images and the eigensolver on its own, scaled to "

@@ -75,11 +75,11 @@ def test_eigensolver_estimate_grows_as_m_cubed_beyond_the_cache(monkeypatch):
 
     small = pca.eigensolver_seconds(500)
     assert 0 < small(100) < small(400)
-    monkeypatch.setattr(pca, "last_level_cache_bytes", lambda: 4 * 1700**2)  # a 1,870-side matrix outgrows it
+    monkeypatch.setattr(pca, "last_level_cache_bytes", lambda: 4 * 1200**2)  # a 1,800-side matrix outgrows it
     timed_sides = []
     real = pca._time_eigh
     monkeypatch.setattr(pca, "_time_eigh", lambda side, rng: timed_sides.append(side) or real(side, rng))
     large = pca.eigensolver_seconds(10_000)
-    assert timed_sides == [*pca.EIGH_TIMED_SIDES, int(1.1 * 1700)]
+    assert timed_sides == [*pca.EIGH_TIMED_SIDES, int(pca.EIGH_PAST_CACHE * 1200)]
     assert large(10_000) == pytest.approx(large(5_000) * 8)
     assert pca.last_level_cache_bytes() > 0
