@@ -76,10 +76,15 @@ class GroundTruth:
     def available(self) -> bool:
         return self.reason is None
 
+    def has_mask(self, ids: Sequence[str]) -> np.ndarray:
+        """(n,) bool: which of `ids` have a mask (without building the masks)."""
+        known = set(self.ids.tolist())
+        return np.array([str(i) in known for i in ids], dtype=bool)
+
     def lookup(self, ids: Sequence[str]) -> tuple[np.ndarray | None, np.ndarray]:
         """(masks (n, H, W) bool, all False where an image has none; has_mask (n,) bool) for `ids`."""
         position = {image_id: index for index, image_id in enumerate(self.ids.tolist())}
-        found = np.array([str(i) in position for i in ids], dtype=bool)
+        found = self.has_mask(ids)
         if not self.available:
             return None, found
         out = np.zeros((len(ids), *self.masks.shape[1:]), dtype=bool)

@@ -35,7 +35,7 @@ def localisation_rows(test: ImageSet, truth: GroundTruth | None) -> np.ndarray |
     where it scores none (no ground truth, or no abnormal test image has a mask)."""
     if truth is None or not truth.available:
         return None
-    _, has_mask = truth.lookup(test.ids)
+    has_mask = truth.has_mask(test.ids)
     abnormal = test.labels == 1
     if not (abnormal & has_mask).any():
         return None
