@@ -43,6 +43,11 @@ class PCAConfig:
 
 SAMPLE_IMAGES = 128  # the cost probe's fit sample
 SMALL_SAMPLE_IMAGES = 16  # and its smaller one: two sizes separate the fit's fixed cost from the eigenproblem's
+# LAPACK's divide and conquer (?syevd): its time does not depend on the data. MRRR (`evr`, scipy's default) took 7.2
+# to 51 s on 4,345-side matrices of different spectra (a Gram matrix of low-rank images, a uniform random matrix), so
+# the dry run could not predict it; `evd` took 7.5-8.6 s on the same three matrices (one core, 2026-12-07). It needs
+# 2 m^2 floats of work space beside the matrix, which it overwrites with the eigenvectors (memory_bytes).
+EIGH_DRIVER = "evd"
 EIGH_TIMED_SIDES = (384, 768)  # the probe times the eigensolver on symmetric matrices of these sides
 # For fits past the cache, one solve is timed on a matrix of this many times the side that fills the last-level
 # cache (2.25x its bytes). At 1.1x it still ran from the cache on an idle machine (one core, 32 MiB: 0.12 ns per m^3
@@ -78,10 +83,10 @@ def _flatten(images: Any) -> np.ndarray:
 def memory_bytes(n: int, pixels: int, n_scored: int = 0) -> int:
     """Bytes a fit on `n` images of `pixels` values (and scoring) adds to the process, as `exact_pca` allocates
     them: the uint8 training images read (N D) and the float32 data matrix (4 N D, centred in place), then the
-    larger of the eigenproblem of m = min(N, D) (the matrix, decomposed in place, and its eigenvectors: 8 m^2) and
-    the components (kept eigenvectors beside all of them, then the components: at most 4 m^2 + 4 m D); scoring
-    adds the scored uint8 images and chunks of float32 pixels beside the components. Plus MEMORY_HEADROOM for
-    the allocator and BLAS buffers."""
+    larger of the eigenproblem of m = min(N, D) (the matrix, overwritten by its eigenvectors, and the divide and
+    conquer's work space: 12 m^2) and the components (kept eigenvectors beside all of them, then the components: at
+    most 4 m^2 + 4 m D); scoring adds the scored uint8 images and chunks of float32 pixels beside the components.
+    Plus MEMORY_HEADROOM for the allocator and BLAS buffers."""
     fit, score = _fit_and_score_bytes(n, pixels, n_scored)
     return int((1 + MEMORY_HEADROOM) * (n_scored * pixels + max(fit, score)))
 
@@ -95,7 +100,7 @@ def fit_transient_bytes(n: int, pixels: int, n_scored: int = 0) -> int:
 
 def _fit_and_score_bytes(n: int, pixels: int, n_scored: int) -> tuple[int, int]:
     m = min(n, pixels)
-    fit = 5 * n * pixels + max(8 * m * m, 4 * m * m + 4 * m * pixels)
+    fit = 5 * n * pixels + max(12 * m * m, 4 * m * m + 4 * m * pixels)
     score = 4 * m * pixels + min(n_scored, SCORE_CHUNK) * pixels * 4 * 4  # 4 float32 arrays
     return fit, score
 
@@ -112,7 +117,7 @@ def exact_pca(features: np.ndarray, n_components: float, whiten: bool) -> Any:
     gram = n <= pixels
     matrix = features @ features.T if gram else features.T @ features  # m x m, float32, symmetric
     # its transpose is the same matrix in Fortran order: LAPACK overwrites it in place instead of copying it
-    values, vectors = eigh(matrix.T, overwrite_a=True, check_finite=False, driver="evr")
+    values, vectors = eigh(matrix.T, overwrite_a=True, check_finite=False, driver=EIGH_DRIVER)
     del matrix
     order = np.argsort(values)[::-1]
     values = np.clip(values[order], 0.0, None).astype(np.float64)
@@ -163,11 +168,11 @@ def _time_eigh(side: int, rng: np.random.Generator) -> float:
     half = rng.random((side, side), dtype=np.float32)
     matrix = np.asfortranarray(half + half.T)
     del half
-    return timed(lambda: eigh(matrix, overwrite_a=True, check_finite=False, driver="evr"), torch.device("cpu"))
+    return timed(lambda: eigh(matrix, overwrite_a=True, check_finite=False, driver=EIGH_DRIVER), torch.device("cpu"))
 
 
 def eigensolver_seconds(largest: int) -> Any:
-    """A function m -> predicted seconds of `exact_pca`'s eigensolver (scipy's evr driver, float32, in place) on an
+    """A function m -> predicted seconds of `exact_pca`'s eigensolver (EIGH_DRIVER, float32, in place) on an
     m x m symmetric matrix, for m up to `largest`. Up to 2 x the smaller timed side: c m^3 + d m^2 through two timed
     solves (EIGH_TIMED_SIDES). Beyond, the solve is timed once where its matrix clearly outgrows the last-level
     cache (EIGH_PAST_CACHE; or at `largest`, if smaller) and scaled by m^3: seconds per m^3 fall with m while the
