@@ -50,11 +50,11 @@ SMALL_SAMPLE_IMAGES = 16  # and its smaller one: two sizes separate the fit's fi
 EIGH_DRIVER = "evd"
 EIGH_TIMED_SIDES = (384, 768)  # the probe times the eigensolver on symmetric matrices of these sides
 # For fits past the cache, one solve is timed on a matrix of this many times the side that fills the last-level
-# cache (2.25x its bytes). At 1.1x it still ran from the cache on an idle machine (one core, 32 MiB: 0.12 ns per m^3
-# at 3,186, 0.64 at 4,500; 2026-12-07) but not under load (0.52 at 3,072), and ChestX-ray14's estimate swung
-# between 542 and 952 s for a 559 s fit. The timed matrix is random: an upper bound, since the solve depends on the
-# data (a Gram matrix of low-rank-plus-noise images of the same side solved in 7.2 s against 51 s; ChestX-ray14's
-# full-size synthetic fit took 559 s where a random 10,000-side solve alone takes 646 s).
+# cache (2.25x its bytes) and scaled by m^3. With `evr`, at 1.1x the solve sometimes still ran from the cache (one
+# core, 32 MiB: 0.12 ns per m^3 at 3,186 idle, 0.52 at 3,072 under load, 0.64 at 4,500) and ChestX-ray14's estimate
+# swung between 542 and 952 s. With `evd`: 0.10-0.12 ns per m^3 from 4,345 to 10,000 (104 s there, predicted 97 s).
+# The timed matrix is random: an upper bound, since image data deflate more (ChestX-ray14's full-size synthetic fit
+# took 105 s in all).
 EIGH_PAST_CACHE = 1.5
 SCORE_CHUNK = 512  # images scored at once: bounds scoring memory to a few chunks of float32 pixels
 MEMORY_HEADROOM = 0.1  # over the arrays counted by memory_bytes (test_pca_scale measured them within 6 %)
@@ -175,10 +175,9 @@ def eigensolver_seconds(largest: int) -> Any:
     """A function m -> predicted seconds of `exact_pca`'s eigensolver (EIGH_DRIVER, float32, in place) on an
     m x m symmetric matrix, for m up to `largest`. Up to 2 x the smaller timed side: c m^3 + d m^2 through two timed
     solves (EIGH_TIMED_SIDES). Beyond, the solve is timed once where its matrix clearly outgrows the last-level
-    cache (EIGH_PAST_CACHE; or at `largest`, if smaller) and scaled by m^3: seconds per m^3 fall with m while the
-    matrix fits in the cache and triple once it does not (one core of this VM, 32 MiB L3: 0.24 ns at 768, 0.15 at
-    1,536, 0.52 at 3,072, 0.60 at 6,144), so small solves alone predicted ChestX-ray14's 10,000 x 10,000 solve 2-3x
-    too short."""
+    cache (EIGH_PAST_CACHE; or at `largest`, if smaller) and scaled by m^3: seconds per m^3 change with m while the
+    matrix fits in the cache and level off once it does not, so small solves alone mispredicted ChestX-ray14's
+    10,000 x 10,000 solve (with `evr`, 2-3x too short)."""
     rng = np.random.default_rng(0)
     times = [_time_eigh(side, rng) for side in EIGH_TIMED_SIDES]
     (m1, m2), (t1, t2) = EIGH_TIMED_SIDES, times
